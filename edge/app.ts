@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { AppError } from '../shared/errors.ts';
+import type { AppDeps, AppEnv } from './env.ts';
+import { authenticate } from './middleware/auth.ts';
+import { corsAll } from './middleware/cors.ts';
+import { notFound, onError } from './middleware/errors.ts';
+import { session } from './middleware/session.ts';
+import { healthRoutes } from './routes/health.ts';
+import { modelRoutes } from './routes/models.ts';
+import { runnerRoutes } from './routes/runners.ts';
+import { sessionRoutes } from './routes/session.ts';
+
+/** Default request body limit: 25 MB. */
+export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+/** The whole public API, the same on Node and on Workers; every service comes in through `deps`. */
+export function createApp(deps: AppDeps) {
+  const maxSize = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(corsAll());
+  app.use(
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new AppError(413, `Request body exceeds ${maxSize} bytes`, { code: 'payload_too_large' });
+      },
+    }),
+  );
+
+  app.route('/', healthRoutes(deps));
+  if (deps.pool) app.route('/_edge', runnerRoutes(deps.pool, deps.runnerToken));
+
+  for (const prefix of ['/v1/*', '/llm-exec/*']) {
+    app.use(prefix, authenticate(deps));
+    app.use(prefix, session(deps.sessions));
+  }
+  app.route('/v1', modelRoutes(deps));
+  app.route('/v1', sessionRoutes(deps));
+
+  app.notFound(notFound);
+  app.onError(onError(deps.logger));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,104 @@
+import { and, eq } from 'drizzle-orm';
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { Db } from '../../drizzle/db.ts';
+import { projectMembers } from '../../drizzle/schema.ts';
+import { AppError } from '../../shared/errors.ts';
+import type { Principal } from '../env.ts';
+import { TtlCache } from './ttl-cache.ts';
+
+export interface TokenConfig {
+  /** HS256/384/512 secret for `Authorization: Bearer <jwt>` (`JWT_SECRET`). */
+  jwtSecret?: string;
+  /** JWKS for bearer tokens signed with asymmetric keys (`JWKS_URL`). */
+  jwksUrl?: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  /** HS256 secret for `Authorization: Entity <jwt>` (`ENTITY_SECRET`). */
+  entitySecret?: string;
+}
+
+const HMAC = ['HS256', 'HS384', 'HS512'];
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+
+/**
+ * Verifies user bearer tokens (then project membership) and entity tokens.
+ * `alg: none` and algorithms outside the configured family are refused;
+ * `exp` is required, `nbf`, `iss` and `aud` checked when configured.
+ */
+export class TokenVerifier {
+  readonly #userKey: Uint8Array | JWTVerifyGetKey | undefined;
+  readonly #entityKey: Uint8Array | undefined;
+  readonly #members = new TtlCache<string, boolean>(5_000);
+
+  constructor(
+    readonly db: Db,
+    readonly config: TokenConfig,
+  ) {
+    if (config.jwtSecret) this.#userKey = new TextEncoder().encode(config.jwtSecret);
+    else if (config.jwksUrl) this.#userKey = createRemoteJWKSet(new URL(config.jwksUrl));
+    if (config.entitySecret) this.#entityKey = new TextEncoder().encode(config.entitySecret);
+  }
+
+  get acceptsUserTokens(): boolean {
+    return this.#userKey !== undefined;
+  }
+
+  get acceptsEntityTokens(): boolean {
+    return this.#entityKey !== undefined;
+  }
+
+  /** A user principal for `token` in `projectId`; 401 on a bad token, 403 when not a member. */
+  async user(token: string, projectId: string | undefined): Promise<Principal> {
+    if (!this.#userKey)
+      throw new AppError(401, 'Bearer tokens are not accepted: the server has no JWT_SECRET or JWKS_URL');
+    const key = this.#userKey;
+    const options = {
+      algorithms: key instanceof Uint8Array ? HMAC : ASYMMETRIC,
+      issuer: this.config.jwtIssuer,
+      audience: this.config.jwtAudience,
+      requiredClaims: ['exp', 'sub'],
+    };
+    const payload = await (key instanceof Uint8Array ? jwtVerify(token, key, options) : jwtVerify(token, key, options))
+      .then((r) => r.payload)
+      .catch(() => {
+        throw new AppError(401, 'Invalid or expired token', { code: 'invalid_token' });
+      });
+    if (!projectId) {
+      throw new AppError(400, 'x-project-id: header is required with a Bearer token', { param: 'x-project-id' });
+    }
+    const userId = payload.sub!;
+    if (!(await this.#isMember(projectId, userId))) {
+      throw new AppError(403, `Access denied to project ${projectId}`, { code: 'project_forbidden' });
+    }
+    return { id: `user:${userId}`, kind: 'user', projectId };
+  }
+
+  /** An internal-service principal; its project comes from `x-project-id` or the `project_id` claim. */
+  async entity(token: string, projectId: string | undefined): Promise<Principal> {
+    if (!this.#entityKey) throw new AppError(401, 'Entity tokens are not accepted: the server has no ENTITY_SECRET');
+    const { payload } = await jwtVerify(token, this.#entityKey, {
+      algorithms: HMAC,
+      requiredClaims: ['exp', 'sub'],
+    }).catch(() => {
+      throw new AppError(401, 'Invalid or expired entity token', { code: 'invalid_token' });
+    });
+    const claimed = typeof payload.project_id === 'string' ? payload.project_id : undefined;
+    if (projectId && claimed && projectId !== claimed) {
+      throw new AppError(403, `Access denied to project ${projectId}`, { code: 'project_forbidden' });
+    }
+    return { id: `entity:${payload.sub}`, kind: 'entity', projectId: projectId ?? claimed ?? null };
+  }
+
+  async #isMember(projectId: string, userId: string): Promise<boolean> {
+    const cacheKey = `${projectId}\u0000${userId}`;
+    const cached = this.#members.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const row = await this.db
+      .select({ userId: projectMembers.userId })
+      .from(projectMembers)
+      .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)))
+      .get();
+    this.#members.set(cacheKey, !!row);
+    return !!row;
+  }
+}

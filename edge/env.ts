@@ -1,0 +1,47 @@
+import type { Db } from '../drizzle/db.ts';
+import type { Inference } from '../shared/inference.ts';
+import type { Logger } from '../shared/log.ts';
+import type { ApiKeyStore } from './auth/api-keys.ts';
+import type { TokenVerifier } from './auth/tokens.ts';
+import type { RunnerPool } from './runners/pool.ts';
+import type { SessionRecord, SessionStore } from './sessions/session-store.ts';
+
+/** Who is calling. `id` owns sessions and threads. */
+export interface Principal {
+  id: string;
+  kind: 'anonymous' | 'api-key' | 'user' | 'entity';
+  projectId: string | null;
+}
+
+/**
+ * When requests without credentials are allowed: `when-no-keys` (embedded
+ * server bound to loopback), `loopback-when-no-keys` (Workers: only for
+ * requests addressed to a loopback host, i.e. `wrangler dev`), or `never`.
+ */
+export type AnonymousPolicy = 'when-no-keys' | 'loopback-when-no-keys' | 'never';
+
+/** Everything `createApp` is handed; nothing is imported as a singleton. */
+export interface AppDeps {
+  db: Db;
+  inference: Inference;
+  apiKeys: ApiKeyStore;
+  tokens: TokenVerifier;
+  sessions: SessionStore;
+  anonymous: AnonymousPolicy;
+  logger: Logger;
+  /** Runners the edge forwards to; absent in embedded mode. */
+  pool?: RunnerPool;
+  /** Shared token runners present to register themselves (`RUNNER_TOKEN`); registration is off without it. */
+  runnerToken?: string;
+  /** Largest accepted request body; default 25 MB. */
+  maxBodyBytes?: number;
+}
+
+export interface AppEnv {
+  Bindings: Record<string, unknown>;
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    session: SessionRecord;
+  };
+}

@@ -1,0 +1,97 @@
+import { createDb, type D1LikeDatabase } from '../drizzle/db.ts';
+import { createLogger, isLogLevel } from '../shared/log.ts';
+import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
+import { createApp, type App } from './app.ts';
+import { ApiKeyStore } from './auth/api-keys.ts';
+import { TokenVerifier } from './auth/tokens.ts';
+import { RunnerPool } from './runners/pool.ts';
+import { RemoteInference } from './runners/remote-inference.ts';
+import { fetchTransport } from './runners/transport.ts';
+import { SessionStore } from './sessions/session-store.ts';
+
+/** Bindings and variables of the Worker (wrangler.toml, `.dev.vars`, secrets). */
+export interface WorkerEnv {
+  DB?: D1LikeDatabase;
+  DATABASE_URL?: string;
+  DATABASE_AUTH_TOKEN?: string;
+  RUNNER_URLS?: string;
+  RUNNER_SECRET?: string;
+  RUNNER_SIGNING_KEY?: string;
+  RUNNER_TOKEN?: string;
+  JWT_SECRET?: string;
+  JWKS_URL?: string;
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
+  ENTITY_SECRET?: string;
+  MAX_BODY_BYTES?: string;
+  LOG_LEVEL?: string;
+}
+
+/** The configuration problems that keep the Worker from serving; empty when none. */
+export function workerConfigProblems(env: WorkerEnv): string[] {
+  const problems: string[] = [];
+  if (!env.DB && !env.DATABASE_URL)
+    problems.push('bind a D1 database as DB or set DATABASE_URL (libsql:// or https://)');
+  if (!env.RUNNER_SECRET && !env.RUNNER_SIGNING_KEY)
+    problems.push('set RUNNER_SECRET (or RUNNER_SIGNING_KEY) to sign calls to runners');
+  if (env.MAX_BODY_BYTES && !(Number(env.MAX_BODY_BYTES) > 0))
+    problems.push('MAX_BODY_BYTES must be a positive integer');
+  return problems;
+}
+
+/** Builds the app from the Worker's bindings; Workers isolates keep short caches since they share the database. */
+export function createWorkerApp(env: WorkerEnv): App {
+  const db = createDb(
+    env.DATABASE_URL ? { url: env.DATABASE_URL, authToken: env.DATABASE_AUTH_TOKEN } : { d1: env.DB! },
+  );
+  const key: RunnerKey = env.RUNNER_SECRET
+    ? { secret: env.RUNNER_SECRET }
+    : { jwk: JSON.parse(env.RUNNER_SIGNING_KEY!) };
+  const pool = new RunnerPool({
+    urls: (env.RUNNER_URLS ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean),
+    db,
+    sign: createRunnerSigner(key),
+    transport: fetchTransport,
+  });
+  return createApp({
+    db,
+    inference: new RemoteInference(pool),
+    pool,
+    runnerToken: env.RUNNER_TOKEN,
+    apiKeys: new ApiKeyStore(db),
+    tokens: new TokenVerifier(db, {
+      jwtSecret: env.JWT_SECRET,
+      jwksUrl: env.JWKS_URL,
+      jwtIssuer: env.JWT_ISSUER,
+      jwtAudience: env.JWT_AUDIENCE,
+      entitySecret: env.ENTITY_SECRET,
+    }),
+    sessions: new SessionStore(db, { cacheTtlMs: 1_000 }),
+    anonymous: 'loopback-when-no-keys',
+    logger: createLogger(env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info'),
+    maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,
+  });
+}
+
+const apps = new WeakMap<object, App>();
+
+export default {
+  fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
+    const problems = workerConfigProblems(env);
+    if (problems.length) {
+      const error = {
+        message: `Server misconfigured: ${problems.join('; ')}`,
+        type: 'server_error',
+        code: 'misconfigured',
+        param: null,
+      };
+      return Response.json({ error }, { status: 500 });
+    }
+    let app = apps.get(env);
+    if (!app) apps.set(env, (app = createWorkerApp(env)));
+    return app.fetch(request, env as unknown as Record<string, unknown>, ctx);
+  },
+};

@@ -1,0 +1,160 @@
+import { hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { JWK } from 'jose';
+import { DEFAULT_MAX_BODY_BYTES } from '../edge/app.ts';
+import type { TokenConfig } from '../edge/auth/tokens.ts';
+import { isLogLevel, type LogLevel } from '../shared/log.ts';
+import type { RunnerKey } from '../shared/runner-token.ts';
+
+export type Mode = 'embedded' | 'edge' | 'runner';
+
+export interface Config {
+  mode: Mode;
+  host: string;
+  port: number;
+  dataDir: string;
+  modelsDir: string;
+  modelsFile: string;
+  hfEndpoint: string;
+  hfToken?: string;
+  databaseUrl: string;
+  databaseAuthToken?: string;
+  runnerUrls: string[];
+  /** Key the edge signs runner calls with (or a runner verifies them with). */
+  runnerKey?: RunnerKey;
+  runnerId: string;
+  edgeUrl?: string;
+  runnerToken?: string;
+  /** URL a registering runner advertises; default `http://HOST:PORT`. */
+  runnerPublicUrl?: string;
+  tokens: TokenConfig;
+  maxBodyBytes: number;
+  logLevel: LogLevel;
+}
+
+/** Bad configuration: the message says what to fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/** Reads the environment (names from DESIGN.md) and command-line flags; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>, argv: string[] = []): Config {
+  const problems: string[] = [];
+  const str = (name: string) => env[name]?.trim() || undefined;
+
+  const port = Number(str('PORT') ?? '8080');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    problems.push(`PORT must be an integer 0–65535, got "${env.PORT}"`);
+
+  const url = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    try {
+      const u = new URL(value);
+      if (!/^https?:$/.test(u.protocol)) throw new Error();
+      return value;
+    } catch {
+      problems.push(`${name} must be an http(s) URL, got "${value}"`);
+      return undefined;
+    }
+  };
+
+  const dataDir = resolve(str('DATA_DIR') ?? './data');
+  const modelsDir = resolve(str('MODELS_DIR') ?? join(dataDir, 'models'));
+  const hfEndpoint = (url('HF_ENDPOINT', str('HF_ENDPOINT')) ?? 'https://huggingface.co/').replace(/\/?$/, '/');
+  const runnerUrls = (str('RUNNER_URLS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((u) => url('RUNNER_URLS', u) ?? []);
+
+  const maxBodyBytes = Number(str('MAX_BODY_BYTES') ?? DEFAULT_MAX_BODY_BYTES);
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes <= 0)
+    problems.push(`MAX_BODY_BYTES must be a positive integer, got "${env.MAX_BODY_BYTES}"`);
+
+  const logLevel = str('LOG_LEVEL') ?? 'info';
+  if (!isLogLevel(logLevel))
+    problems.push(`LOG_LEVEL must be one of debug, info, warn, error, silent; got "${logLevel}"`);
+
+  // An edge forwards to runners: listed in RUNNER_URLS, or registering themselves (`--edge`).
+  const mode: Mode = argv.includes('--runner')
+    ? 'runner'
+    : runnerUrls.length || argv.includes('--edge')
+      ? 'edge'
+      : 'embedded';
+
+  const runnerKey = readRunnerKey(env, mode, problems);
+  if ((mode === 'edge' || mode === 'runner') && !runnerKey) {
+    problems.push(
+      mode === 'edge'
+        ? 'an edge needs RUNNER_SECRET (or RUNNER_SIGNING_KEY) to sign its calls: set the same RUNNER_SECRET on the edge and its runners'
+        : "a runner needs RUNNER_SECRET (or RUNNER_VERIFY_KEY) to verify the edge's calls",
+    );
+  }
+
+  const edgeUrl = url('EDGE_URL', str('EDGE_URL'));
+  if (mode === 'runner' && edgeUrl && !str('RUNNER_TOKEN'))
+    problems.push('EDGE_URL is set but RUNNER_TOKEN is not: the edge needs it to accept the registration');
+
+  const databaseUrl = str('DATABASE_URL') ?? `file:${join(dataDir, 'edgerunner.db')}`;
+  if (!/^(file:|libsql:|https?:|wss?:)/.test(databaseUrl))
+    problems.push(`DATABASE_URL must be a file:, libsql:// or http(s):// URL, got "${databaseUrl}"`);
+
+  const jwksUrl = url('JWKS_URL', str('JWKS_URL'));
+  if (str('JWT_SECRET') && jwksUrl) problems.push('set JWT_SECRET or JWKS_URL, not both');
+  const host = str('HOST') ?? '127.0.0.1';
+
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  const modelsFile = str('MODELS_FILE') ?? 'models.json';
+  return {
+    mode,
+    host,
+    port,
+    dataDir,
+    modelsDir,
+    modelsFile: isAbsolute(modelsFile) ? modelsFile : resolve(modelsFile),
+    hfEndpoint,
+    hfToken: str('HF_TOKEN'),
+    databaseUrl,
+    databaseAuthToken: str('DATABASE_AUTH_TOKEN'),
+    runnerUrls,
+    runnerKey,
+    runnerId: str('RUNNER_ID') ?? `${hostname()}-${port}`,
+    edgeUrl,
+    runnerToken: str('RUNNER_TOKEN'),
+    runnerPublicUrl: url('RUNNER_PUBLIC_URL', str('RUNNER_PUBLIC_URL')),
+    tokens: {
+      jwtSecret: str('JWT_SECRET'),
+      jwksUrl,
+      jwtIssuer: str('JWT_ISSUER'),
+      jwtAudience: str('JWT_AUDIENCE'),
+      entitySecret: str('ENTITY_SECRET'),
+    },
+    maxBodyBytes,
+    logLevel: logLevel as LogLevel,
+  };
+}
+
+function readRunnerKey(env: Record<string, string | undefined>, mode: Mode, problems: string[]): RunnerKey | undefined {
+  const secret = env.RUNNER_SECRET?.trim();
+  if (secret) {
+    if (secret.length < 16) problems.push('RUNNER_SECRET must be at least 16 characters');
+    return { secret };
+  }
+  const name = mode === 'runner' ? 'RUNNER_VERIFY_KEY' : 'RUNNER_SIGNING_KEY';
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  try {
+    const jwk = JSON.parse(raw) as JWK;
+    if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') throw new Error();
+    return { jwk };
+  } catch {
+    problems.push(`${name} must be an Ed25519 JWK (JSON with kty "OKP", crv "Ed25519")`);
+    return undefined;
+  }
+}

@@ -1,0 +1,62 @@
+import { createApp } from '../edge/app.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { createRunnerVerifier } from '../shared/runner-token.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { runHeartbeat } from './heartbeat.ts';
+import { createRunnerRpc } from './rpc.ts';
+import { serveFetch, type Served } from './serve.ts';
+import { buildServerDeps, localInference } from './server-deps.ts';
+
+/** `npm start` (embedded, or an edge when RUNNER_URLS is set) and `npm run runner`. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env, process.argv.slice(2));
+  const logger = createLogger(config.logLevel);
+  const stop = new AbortController();
+  const served =
+    config.mode === 'runner' ? await startRunner(config, logger, stop.signal) : await startServer(config, logger);
+  console.log(`listening on ${served.url}`);
+  logger.info('started', { mode: config.mode, url: served.url });
+  const shutdown = async () => {
+    stop.abort();
+    await served.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+async function startServer(config: Config, logger: Logger): Promise<Served> {
+  const app = createApp(await buildServerDeps(config, logger));
+  return serveFetch(app.fetch, config.host, config.port);
+}
+
+async function startRunner(config: Config, logger: Logger, signal: AbortSignal): Promise<Served> {
+  const inference = await localInference(config, config.runnerId);
+  const rpc = createRunnerRpc({
+    runnerId: config.runnerId,
+    inference,
+    verify: createRunnerVerifier(config.runnerKey!, config.runnerId),
+    logger,
+  });
+  const served = await serveFetch(rpc.fetch, config.host, config.port);
+  if (config.edgeUrl && config.runnerToken) {
+    void runHeartbeat({
+      edgeUrl: config.edgeUrl,
+      runnerToken: config.runnerToken,
+      publicUrl: config.runnerPublicUrl ?? served.url,
+      inference,
+      logger,
+      signal,
+    });
+  }
+  return served;
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(`edgerunner: bad configuration:\n  ${err.message.split('\n').join('\n  ')}`);
+    process.exit(2);
+  }
+  console.error(`edgerunner: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+import { mkdir } from 'node:fs/promises';
+import { ApiKeyStore } from '../edge/auth/api-keys.ts';
+import { TokenVerifier } from '../edge/auth/tokens.ts';
+import type { AppDeps } from '../edge/env.ts';
+import { RunnerPool } from '../edge/runners/pool.ts';
+import { RemoteInference } from '../edge/runners/remote-inference.ts';
+import { SessionStore } from '../edge/sessions/session-store.ts';
+import { createDb, type Db } from '../drizzle/db.ts';
+import { applyMigrations } from '../drizzle/migrate.ts';
+import type { Logger } from '../shared/log.ts';
+import { createRunnerSigner } from '../shared/runner-token.ts';
+import { ConfigError, isLoopback, type Config } from './config.ts';
+import { LocalInference } from './local-inference.ts';
+import { loadCatalog } from './models/catalog.ts';
+import { undiciTransport } from './undici-transport.ts';
+
+/** Opens the database (creating DATA_DIR for a file) and applies migrations. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseAuthToken' | 'dataDir'>): Promise<Db> {
+  if (config.databaseUrl.startsWith('file:')) await mkdir(config.dataDir, { recursive: true });
+  const db = createDb({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+  await applyMigrations(db);
+  return db;
+}
+
+export async function localInference(config: Config, runnerId: string): Promise<LocalInference> {
+  return new LocalInference({ catalog: await loadCatalog(config.modelsFile), runnerId });
+}
+
+/**
+ * Everything `createApp` needs on Node: local engines (embedded) or a
+ * runner pool (edge). Refuses a non-loopback bind with no auth configured.
+ */
+export async function buildServerDeps(config: Config, logger: Logger): Promise<AppDeps> {
+  const db = await openDatabase(config);
+  const apiKeys = new ApiKeyStore(db);
+  const tokens = new TokenVerifier(db, config.tokens);
+  const loopback = isLoopback(config.host);
+  if (!loopback && !(await apiKeys.hasAnyKey()) && !tokens.acceptsUserTokens && !tokens.acceptsEntityTokens) {
+    throw new ConfigError(
+      `HOST=${config.host} is not a loopback address and no auth is configured: ` +
+        'create a key first (npm run keys -- create --project NAME) or set JWT_SECRET / JWKS_URL / ENTITY_SECRET',
+    );
+  }
+  const common = {
+    db,
+    apiKeys,
+    tokens,
+    sessions: new SessionStore(db),
+    anonymous: loopback ? ('when-no-keys' as const) : ('never' as const),
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+  };
+  if (config.mode === 'embedded') return { ...common, inference: await localInference(config, 'embedded') };
+  const pool = new RunnerPool({
+    urls: config.runnerUrls,
+    db,
+    sign: createRunnerSigner(config.runnerKey!),
+    transport: undiciTransport(),
+  });
+  return { ...common, inference: new RemoteInference(pool), pool, runnerToken: config.runnerToken };
+}

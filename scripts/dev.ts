@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * `npm run dev`: a runner (`RUNNER_PORT`, default 8081) and the edge under
+ * `wrangler dev` (`EDGE_PORT`, default 8787) wired together with one
+ * RUNNER_SECRET (generated when unset). D1 migrations are applied to the
+ * local state first (`DEV_STATE_DIR`, default `.wrangler/state`).
+ */
+const runnerPort = process.env.RUNNER_PORT ?? '8081';
+const edgePort = process.env.EDGE_PORT ?? '8787';
+const stateDir = process.env.DEV_STATE_DIR ?? '.wrangler/state';
+const secret = process.env.RUNNER_SECRET ?? randomBytes(24).toString('base64url');
+const runnerUrl = `http://127.0.0.1:${runnerPort}`;
+const quiet = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+const children: ChildProcess[] = [];
+function run(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...quiet, ...env },
+  });
+  children.push(child);
+  child.on('exit', (code) => {
+    if (!stopping) {
+      console.error(`dev: ${cmd} ${args[0]} exited (${code}); stopping`);
+      stop(code ?? 1);
+    }
+  });
+  return child;
+}
+
+let stopping = false;
+function stop(code = 0): void {
+  stopping = true;
+  for (const c of children) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 300).unref();
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+async function applyMigrations(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, ...quiet, CI: 'true' },
+    });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`d1 migrations exited ${code}`))));
+  });
+}
+
+await applyMigrations();
+run('tsx', ['runner/main.ts', '--runner'], {
+  PORT: runnerPort,
+  HOST: '127.0.0.1',
+  RUNNER_SECRET: secret,
+  RUNNER_ID: process.env.RUNNER_ID ?? 'dev-runner',
+});
+run('wrangler', [
+  'dev',
+  '--ip',
+  '127.0.0.1',
+  '--port',
+  edgePort,
+  '--persist-to',
+  stateDir,
+  '--var',
+  `RUNNER_URLS:${runnerUrl}`,
+  '--var',
+  `RUNNER_SECRET:${secret}`,
+  '--show-interactive-dev-session=false',
+]);

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+export const ModelKind = z.enum(['llm', 'embedding', 'image', 'clip', 'ocr', 'translation', 'tts', 'stt']);
+export type ModelKind = z.infer<typeof ModelKind>;
+
+/** A model a runner can serve, as the edge sees it. */
+export const ModelSummary = z.object({
+  id: z.string(),
+  kind: ModelKind,
+  loaded: z.boolean(),
+});
+export type ModelSummary = z.infer<typeof ModelSummary>;
+
+export const ModelList = z.object({ models: z.array(ModelSummary) });
+
+/** `GET /v1/models`: the document's `models` names plus OpenAI's list object. */
+export function modelsResponse(models: ModelSummary[], created: number) {
+  return {
+    models: models.map((m) => m.id),
+    object: 'list' as const,
+    data: models.map((m) => ({ id: m.id, object: 'model' as const, created, owned_by: 'edgerunner', kind: m.kind })),
+  };
+}

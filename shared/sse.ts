@@ -1,0 +1,57 @@
+const encoder = new TextEncoder();
+
+/** One SSE event carrying `data` as JSON (or a raw string such as `[DONE]`). */
+export function sseEvent(data: unknown): Uint8Array {
+  const text = typeof data === 'string' ? data : JSON.stringify(data);
+  return encoder.encode(`data: ${text}\n\n`);
+}
+
+/** Turns a stream of values into an SSE byte stream. */
+export function toSSE(source: AsyncIterable<unknown>, { done }: { done?: string } = {}): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) {
+        if (done) controller.enqueue(sseEvent(done));
+        controller.close();
+        return;
+      }
+      controller.enqueue(sseEvent(next.value));
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+}
+
+/** Parses an SSE byte stream into the `data` payloads of its events. */
+export async function* parseSSE(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<string> {
+  const reader = body
+    .pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>)
+    .getReader();
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.search(/\r?\n\r?\n/)) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
+        const data = block
+          .split(/\r?\n/)
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).replace(/^ /, ''))
+          .join('\n');
+        if (data) yield data;
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    reader.releaseLock();
+  }
+}

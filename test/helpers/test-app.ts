@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../edge/app.ts';
+import { ApiKeyStore } from '../../edge/auth/api-keys.ts';
+import { TokenVerifier, type TokenConfig } from '../../edge/auth/tokens.ts';
+import type { AnonymousPolicy, AppDeps } from '../../edge/env.ts';
+import { SessionStore } from '../../edge/sessions/session-store.ts';
+import { createDb, type Db } from '../../drizzle/db.ts';
+import { applyMigrations } from '../../drizzle/migrate.ts';
+import type { Inference } from '../../shared/inference.ts';
+import { createLogger } from '../../shared/log.ts';
+import type { Catalog } from '../../shared/schemas/catalog.ts';
+import { LocalInference } from '../../runner/local-inference.ts';
+
+export const TEST_CATALOG: Catalog = {
+  models: {
+    'tiny-chat': { kind: 'llm', source: 'hf:edgerunner/tiny/tiny-chat.gguf' },
+    'tiny-embed': { kind: 'embedding', source: 'hf:edgerunner/tiny/tiny-embed.gguf' },
+  },
+};
+
+/** A fresh migrated libSQL file in a temp folder. */
+export async function tempDb(): Promise<{ db: Db; dir: string; url: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgerunner-test-'));
+  const url = `file:${join(dir, 'test.db')}`;
+  const db = createDb({ url });
+  await applyMigrations(db);
+  return { db, dir, url, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestAppOptions {
+  db?: Db;
+  inference?: Inference;
+  anonymous?: AnonymousPolicy;
+  tokens?: TokenConfig;
+  keyCacheTtlMs?: number;
+  maxBodyBytes?: number;
+  extra?: Partial<AppDeps>;
+}
+
+/** The real app over a temp database and the local engines, for `app.request()` tests. */
+export async function testApp(options: TestAppOptions = {}) {
+  const temp = options.db ? undefined : await tempDb();
+  const db = options.db ?? temp!.db;
+  const deps: AppDeps = {
+    db,
+    inference: options.inference ?? new LocalInference({ catalog: TEST_CATALOG, runnerId: 'embedded' }),
+    apiKeys: new ApiKeyStore(db, { cacheTtlMs: options.keyCacheTtlMs ?? 5_000 }),
+    tokens: new TokenVerifier(db, options.tokens ?? {}),
+    sessions: new SessionStore(db),
+    anonymous: options.anonymous ?? 'when-no-keys',
+    logger: createLogger('silent'),
+    maxBodyBytes: options.maxBodyBytes,
+    ...options.extra,
+  };
+  return { app: createApp(deps), deps, db, cleanup: () => temp?.cleanup() };
+}
