@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../shared/log.ts';
+import { tempDb } from '../test/helpers/test-app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { buildServerDeps } from './server-deps.ts';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      mode: 'embedded',
+      host: '127.0.0.1',
+      port: 8080,
+      hfEndpoint: 'https://huggingface.co/',
+      maxBodyBytes: 25 * 1024 * 1024,
+      logLevel: 'info',
+    });
+    expect(c.dataDir).toMatch(/\/data$/);
+    expect(c.modelsDir).toBe(`${c.dataDir}/models`);
+    expect(c.databaseUrl).toBe(`file:${c.dataDir}/edgerunner.db`);
+  });
+
+  it('normalises HF_ENDPOINT and picks the mode', () => {
+    expect(loadConfig({ HF_ENDPOINT: 'http://127.0.0.1:9000' }).hfEndpoint).toBe('http://127.0.0.1:9000/');
+    const edge = loadConfig({ RUNNER_URLS: 'http://127.0.0.1:1, http://127.0.0.1:2', RUNNER_SECRET: 'x'.repeat(16) });
+    expect(edge.mode).toBe('edge');
+    expect(edge.runnerUrls).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:2']);
+    expect(loadConfig({ RUNNER_SECRET: 'x'.repeat(16), RUNNER_ID: 'gpu' }, ['--runner'])).toMatchObject({
+      mode: 'runner',
+      runnerId: 'gpu',
+    });
+  });
+
+  it('names every variable that is wrong', () => {
+    const attempt = () =>
+      loadConfig({ PORT: 'eighty', HF_ENDPOINT: 'not a url', LOG_LEVEL: 'loud', RUNNER_URLS: 'http://127.0.0.1:1' });
+    expect(attempt).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        attempt();
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    for (const name of ['PORT', 'HF_ENDPOINT', 'LOG_LEVEL', 'RUNNER_SECRET']) expect(message).toContain(name);
+    expect(() => loadConfig({}, ['--runner'])).toThrow(/RUNNER_SECRET/);
+    expect(() => loadConfig({ RUNNER_SECRET: 'short' }, ['--runner'])).toThrow(/at least 16/);
+    expect(() => loadConfig({ RUNNER_VERIFY_KEY: '{"kty":"RSA"}' }, ['--runner'])).toThrow(/Ed25519/);
+  });
+
+  it('refuses a non-loopback address with no auth configured, before binding anything', async () => {
+    const temp = await tempDb();
+    const config = { ...loadConfig({ DATABASE_URL: temp.url }), host: '0.0.0.0' };
+    await expect(buildServerDeps(config, createLogger('silent'))).rejects.toThrow(/not a loopback address/);
+    const withJwt = { ...config, tokens: { jwtSecret: 'a-secret' } };
+    await expect(buildServerDeps(withJwt, createLogger('silent'))).resolves.toMatchObject({ anonymous: 'never' });
+    temp.cleanup();
+  });
+});

@@ -1,0 +1,29 @@
+import type { Transport } from '../../edge/runners/transport.ts';
+import { createLogger } from '../../shared/log.ts';
+import { createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
+import { LocalInference } from '../../runner/local-inference.ts';
+import { createRunnerRpc } from '../../runner/rpc.ts';
+import { TEST_CATALOG } from './test-app.ts';
+
+export const TEST_RUNNER_KEY: RunnerKey = { secret: 'in-process-runner-secret' };
+
+/** The real runner rpc over local engines, answered in process (no socket): `http://<id>.runner.test/...`. */
+export function inProcessRunner(id: string, key: RunnerKey = TEST_RUNNER_KEY) {
+  const inference = new LocalInference({ catalog: TEST_CATALOG, runnerId: id });
+  const rpc = createRunnerRpc({
+    runnerId: id,
+    inference,
+    verify: createRunnerVerifier(key, id),
+    logger: createLogger('silent'),
+  });
+  return { url: `http://${id}.runner.test`, rpc, inference };
+}
+
+/** A transport that hands requests for in-process runners to their rpc apps. */
+export function inProcessTransport(runners: Array<ReturnType<typeof inProcessRunner>>): Transport {
+  return async (url, init) => {
+    const runner = runners.find((r) => url.startsWith(r.url));
+    if (!runner) throw new TypeError(`fetch failed: no runner at ${url}`);
+    return runner.rpc.fetch(new Request(url, init));
+  };
+}
