@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp } from '../test/helpers/test-app.ts';
+import { localTestInference, testApp } from '../test/helpers/test-app.ts';
 
 describe('createApp: the HTTP contract', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -86,19 +86,18 @@ describe('createApp: the HTTP contract', () => {
   it('lists models in the document shape and the OpenAI shape', async () => {
     const res = await t.app.request('/v1/models');
     const body = await res.json();
-    expect(body.models).toEqual(['tiny-chat', 'tiny-embed']);
+    expect(body.models).toEqual(['tiny-chat', 'tiny-random']);
     expect(body.object).toBe('list');
     expect(body.data[0]).toMatchObject({ id: 'tiny-chat', object: 'model', owned_by: 'edgerunner' });
   });
 
   it('never shows a stack trace: unexpected errors are a bare 500', async () => {
     const { app, cleanup } = await testApp({
-      inference: {
+      inference: Object.assign(localTestInference(), {
         listModels: async () => {
           throw new Error('secret internals at /home/x/file.ts:12');
         },
-        status: async () => [],
-      },
+      }),
     });
     const res = await app.request('/v1/models');
     expect(res.status).toBe(500);

@@ -7,10 +7,13 @@ import { authenticate } from './middleware/auth.ts';
 import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { session } from './middleware/session.ts';
+import { chatRoutes } from './routes/chat.ts';
 import { healthRoutes } from './routes/health.ts';
+import { modelLoadRoutes } from './routes/model-load.ts';
 import { modelRoutes } from './routes/models.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { stopRoutes } from './routes/stop.ts';
 
 /** Default request body limit: 25 MB. */
 export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -39,7 +42,10 @@ export function createApp(deps: AppDeps) {
     app.use(prefix, session(deps.sessions));
   }
   app.route('/v1', modelRoutes(deps));
+  app.route('/v1', modelLoadRoutes(deps));
   app.route('/v1', sessionRoutes(deps));
+  app.route('/v1', chatRoutes(deps));
+  app.route('/v1', stopRoutes(deps));
 
   app.notFound(notFound);
   app.onError(onError(deps.logger));

@@ -5,6 +5,8 @@ import { DEFAULT_MAX_BODY_BYTES } from '../edge/app.ts';
 import type { TokenConfig } from '../edge/auth/tokens.ts';
 import { isLogLevel, type LogLevel } from '../shared/log.ts';
 import type { RunnerKey } from '../shared/runner-token.ts';
+import { defaultThreads } from './llm/llama-runtime.ts';
+import { parseDuration } from '../shared/duration.ts';
 
 export type Mode = 'embedded' | 'edge' | 'runner';
 
@@ -30,6 +32,10 @@ export interface Config {
   tokens: TokenConfig;
   maxBodyBytes: number;
   logLevel: LogLevel;
+  llmThreads: number;
+  llmParallel: number;
+  /** -1: never unload. */
+  modelKeepAliveMs: number;
 }
 
 /** Bad configuration: the message says what to fix. */
@@ -109,6 +115,20 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
   if (str('JWT_SECRET') && jwksUrl) problems.push('set JWT_SECRET or JWKS_URL, not both');
   const host = str('HOST') ?? '127.0.0.1';
 
+  const positive = (name: string, fallback: number) => {
+    const n = Number(str(name) ?? fallback);
+    if (!Number.isInteger(n) || n < 1) problems.push(`${name} must be a positive integer, got "${env[name]}"`);
+    return n;
+  };
+  const llmThreads = positive('LLM_THREADS', defaultThreads());
+  const llmParallel = positive('LLM_PARALLEL', 4);
+  let modelKeepAliveMs = 300_000;
+  try {
+    modelKeepAliveMs = parseDuration(str('MODEL_KEEP_ALIVE') ?? '5m');
+  } catch (err) {
+    problems.push(`MODEL_KEEP_ALIVE: ${(err as Error).message}`);
+  }
+
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const modelsFile = str('MODELS_FILE') ?? 'models.json';
   return {
@@ -137,6 +157,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     },
     maxBodyBytes,
     logLevel: logLevel as LogLevel,
+    llmThreads,
+    llmParallel,
+    modelKeepAliveMs,
   };
 }
 

@@ -1,38 +1,61 @@
 import type { CallOptions, Inference } from '../shared/inference.ts';
 import type { Catalog } from '../shared/schemas/catalog.ts';
-import type { ModelSummary } from '../shared/schemas/models.ts';
+import type { ChatEvent, ChatRequest } from '../shared/schemas/chat.ts';
+import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
+import type { LlmEngine } from './llm/llm-engine.ts';
 
 export interface LocalInferenceOptions {
   catalog: Catalog;
   runnerId: string;
-  /** Calls this node runs at once; default 4. */
-  capacity?: number;
+  llm: LlmEngine;
 }
 
 /** `Inference` over the engines in this process (embedded server and runner rpc). */
 export class LocalInference implements Inference {
-  readonly #loaded = new Set<string>();
-  readonly #busy = 0;
-
   constructor(readonly options: LocalInferenceOptions) {}
 
-  async listModels(_options: CallOptions = {}): Promise<ModelSummary[]> {
+  get #llm(): LlmEngine {
+    return this.options.llm;
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
     return Object.entries(this.options.catalog.models).map(([id, entry]) => ({
       id,
       kind: entry.kind,
-      loaded: this.#loaded.has(id),
+      loaded: this.#llm.isLoaded(id),
     }));
   }
 
-  async status(_options: CallOptions = {}): Promise<RunnerStatus[]> {
+  async status(): Promise<RunnerStatus[]> {
     return [
       {
         id: this.options.runnerId,
-        loadedModels: [...this.#loaded],
-        capacity: this.options.capacity ?? 4,
-        busy: this.#busy,
+        loadedModels: this.#llm.loadedNames,
+        capacity: this.#llm.capacity,
+        busy: this.#llm.busy,
       },
     ];
+  }
+
+  async loadModel(name: string, options: CallOptions = {}): Promise<AsyncIterable<LoadEvent>> {
+    const events = this.#llm.load(name, { signal: options.signal });
+    options.onRoute?.(this.options.runnerId);
+    return events;
+  }
+
+  async unloadModel(name: string): Promise<boolean> {
+    this.#llm.entry(name);
+    return this.#llm.unload(name);
+  }
+
+  async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
+    const events = await this.#llm.chat(request, { sessionId: options.sessionId, signal: options.signal });
+    options.onRoute?.(this.options.runnerId);
+    return events;
+  }
+
+  async stop(sessionId: string): Promise<boolean> {
+    return this.#llm.stop(sessionId);
   }
 }

@@ -16,7 +16,7 @@ describe('runner rpc auth', () => {
   it('serves calls signed by the edge for this runner', async () => {
     const res = await call(await createRunnerSigner(TEST_RUNNER_KEY)('runner-1'));
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ id: 'runner-1', capacity: 4 });
+    expect(await res.json()).toMatchObject({ id: 'runner-1', capacity: 2, busy: 0, loadedModels: [] });
   });
 
   it('refuses tokens for another runner, expired, with another key, or unsigned', async () => {

@@ -1,9 +1,13 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
-import { notFound, onError } from '../edge/middleware/errors.ts';
+import { z } from 'zod';
+import { notFound, onError, toAppError } from '../edge/middleware/errors.ts';
+import { sseResponse } from '../edge/sse-response.ts';
+import { validate } from '../edge/validate.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
+import { RunnerChatBody } from '../shared/schemas/chat.ts';
 
 export interface RunnerRpcDeps {
   runnerId: string;
@@ -13,12 +17,21 @@ export interface RunnerRpcDeps {
   logger: Logger;
 }
 
+/** How a failure inside a runner stream travels to the edge. */
+export function streamError(err: unknown) {
+  const e = toAppError(err);
+  return { type: 'error', error: { message: e.message, status: e.status, code: e.code } };
+}
+
+const Session = z.object({ sessionId: z.string().min(1) });
+
 /**
  * The runner's rpc (`/_runner/v1/...`) over its local engines. Every call
  * must carry an edge-signed JWT for this runner (`aud` = runner id, `exp`
  * ≤ 60 s); `/_runner/health` alone is open, and tells only the runner id.
  */
 export function createRunnerRpc(deps: RunnerRpcDeps) {
+  const { inference } = deps;
   const app = new Hono();
   app.use(requestId());
   app.get('/_runner/health', (c) => c.json({ status: 'ok', id: deps.runnerId }));
@@ -31,11 +44,26 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
     await next();
   });
   app.get('/_runner/v1/status', async (c) => {
-    const [status] = await deps.inference.status({ signal: c.req.raw.signal });
+    const [status] = await inference.status({ signal: c.req.raw.signal });
     return c.json(status);
   });
   app.get('/_runner/v1/models', async (c) =>
-    c.json({ models: await deps.inference.listModels({ signal: c.req.raw.signal }) }),
+    c.json({ models: await inference.listModels({ signal: c.req.raw.signal }) }),
+  );
+  app.post('/_runner/v1/models/:name/load', async (c) => {
+    const events = await inference.loadModel(c.req.param('name'), { signal: c.req.raw.signal });
+    return sseResponse(c, events, { onError: streamError });
+  });
+  app.post('/_runner/v1/models/:name/unload', async (c) =>
+    c.json({ unloaded: await inference.unloadModel(c.req.param('name')) }),
+  );
+  app.post('/_runner/v1/chat', validate('json', RunnerChatBody), async (c) => {
+    const { sessionId, request } = c.req.valid('json');
+    const events = await inference.chat(request, { sessionId, signal: c.req.raw.signal });
+    return sseResponse(c, events, { onError: streamError });
+  });
+  app.post('/_runner/v1/stop', validate('json', Session), async (c) =>
+    c.json({ stopped: await inference.stop(c.req.valid('json').sessionId) }),
   );
   app.notFound(notFound);
   app.onError(onError(deps.logger));

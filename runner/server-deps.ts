@@ -10,7 +10,9 @@ import { applyMigrations } from '../drizzle/migrate.ts';
 import type { Logger } from '../shared/log.ts';
 import { createRunnerSigner } from '../shared/runner-token.ts';
 import { ConfigError, isLoopback, type Config } from './config.ts';
+import { LlmEngine } from './llm/llm-engine.ts';
 import { LocalInference } from './local-inference.ts';
+import { modelFiles } from './models/model-files.ts';
 import { loadCatalog } from './models/catalog.ts';
 import { undiciTransport } from './undici-transport.ts';
 
@@ -22,8 +24,17 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
   return db;
 }
 
+/** The engines of this process, from the configuration. */
 export async function localInference(config: Config, runnerId: string): Promise<LocalInference> {
-  return new LocalInference({ catalog: await loadCatalog(config.modelsFile), runnerId });
+  const catalog = await loadCatalog(config.modelsFile);
+  const llm = new LlmEngine({
+    models: catalog.models,
+    files: modelFiles({ modelsDir: config.modelsDir }),
+    threads: config.llmThreads,
+    parallel: config.llmParallel,
+    keepAliveMs: config.modelKeepAliveMs,
+  });
+  return new LocalInference({ catalog, runnerId, llm });
 }
 
 /**

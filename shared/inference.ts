@@ -1,11 +1,16 @@
-import type { ModelSummary } from './schemas/models.ts';
+import type { ChatEvent, ChatRequest } from './schemas/chat.ts';
+import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
 
 /** Options every inference call accepts. */
 export interface CallOptions {
   signal?: AbortSignal;
-  /** The caller's session, so a pool of runners can keep it on one runner. */
+  /** The caller's session: a session's sequence (KV cache) lives on one runner. */
   sessionId?: string;
+  /** The runner holding the session, if any (affinity hint). */
+  runnerId?: string | null;
+  /** Told which runner served the call, so the session can stick to it. */
+  onRoute?: (runnerId: string) => void;
 }
 
 /**
@@ -13,10 +18,21 @@ export interface CallOptions {
  * local engines (`runner/local-inference.ts`); an edge hands it a client for
  * remote runners (`edge/runners/remote-inference.ts`). One contract suite
  * (`test/contract/inference.contract.ts`) runs against both.
+ *
+ * Streaming calls resolve once the work is accepted (so an unknown model or a
+ * full queue surfaces as an HTTP status), then stream their events.
  */
 export interface Inference {
   /** Every model this side can serve, with whether it is loaded now. */
   listModels(options?: CallOptions): Promise<ModelSummary[]>;
   /** Health and capacity: one entry per runner (embedded mode: one). */
   status(options?: CallOptions): Promise<RunnerStatus[]>;
+  /** Downloads when missing, then loads: the document's SSE events. */
+  loadModel(name: string, options?: CallOptions): Promise<AsyncIterable<LoadEvent>>;
+  /** Frees a model's memory; false when it was not loaded. */
+  unloadModel(name: string, options?: CallOptions): Promise<boolean>;
+  /** Answers a chat request on the session's sequence. */
+  chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>>;
+  /** Stops the session's running generation; false when nothing was running. */
+  stop(sessionId: string, options?: CallOptions): Promise<boolean>;
 }

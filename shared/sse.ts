@@ -6,12 +6,30 @@ export function sseEvent(data: unknown): Uint8Array {
   return encoder.encode(`data: ${text}\n\n`);
 }
 
+export interface ToSSEOptions {
+  /** A last raw event after a clean end, e.g. `[DONE]`. */
+  done?: string;
+  /** The event sent when the source fails mid-stream (the stream then closes); default: the stream errors. */
+  onError?: (err: unknown) => unknown;
+}
+
 /** Turns a stream of values into an SSE byte stream. */
-export function toSSE(source: AsyncIterable<unknown>, { done }: { done?: string } = {}): ReadableStream<Uint8Array> {
+export function toSSE(
+  source: AsyncIterable<unknown>,
+  { done, onError }: ToSSEOptions = {},
+): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const next = await iterator.next();
+      let next: IteratorResult<unknown>;
+      try {
+        next = await iterator.next();
+      } catch (err) {
+        if (!onError) throw err;
+        controller.enqueue(sseEvent(onError(err)));
+        controller.close();
+        return;
+      }
       if (next.done) {
         if (done) controller.enqueue(sseEvent(done));
         controller.close();

@@ -2,12 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 import { createRunnerSigner, createRunnerVerifier } from '../../shared/runner-token.ts';
-import { LocalInference } from '../../runner/local-inference.ts';
 import { createRunnerRpc } from '../../runner/rpc.ts';
 import { serveFetch, type Served } from '../../runner/serve.ts';
 import { undiciTransport } from '../../runner/undici-transport.ts';
 import { inProcessRunner, inProcessTransport, TEST_RUNNER_KEY } from '../../test/helpers/in-process-runner.ts';
-import { TEST_CATALOG, tempDb, testApp } from '../../test/helpers/test-app.ts';
+import { localTestInference, tempDb, testApp } from '../../test/helpers/test-app.ts';
 import { RunnerPool } from './pool.ts';
 import { RemoteInference } from './remote-inference.ts';
 
@@ -51,7 +50,7 @@ describe('runner pool', () => {
     const start = async (id: string): Promise<Served> => {
       const rpc = createRunnerRpc({
         runnerId: id,
-        inference: new LocalInference({ catalog: TEST_CATALOG, runnerId: id }),
+        inference: localTestInference(id),
         verify: createRunnerVerifier(TEST_RUNNER_KEY, id),
         logger: createLogger('silent'),
       });

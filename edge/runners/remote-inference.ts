@@ -1,8 +1,10 @@
 import { AppError } from '../../shared/errors.ts';
 import type { CallOptions, Inference } from '../../shared/inference.ts';
-import { ModelList, type ModelSummary } from '../../shared/schemas/models.ts';
+import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
+import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
+import { parseSSE } from '../../shared/sse.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
-import { noRunner, type RunnerPool } from './pool.ts';
+import { noRunner, type CallInit, type PickHints, type RunnerPool } from './pool.ts';
 
 /** Turns a runner's error answer back into an AppError with the runner's status and message. */
 export async function runnerError(res: Response): Promise<AppError> {
@@ -56,5 +58,70 @@ export class RemoteInference implements Inference {
   async status(): Promise<RunnerStatus[]> {
     const runners = await this.pool.list();
     return runners.flatMap((r) => (r.status ? [r.status] : []));
+  }
+
+  async loadModel(name: string, options: CallOptions = {}): Promise<AsyncIterable<LoadEvent>> {
+    const path = `/_runner/v1/models/${encodeURIComponent(name)}/load`;
+    return this.#stream<LoadEvent>(
+      path,
+      { method: 'POST', signal: options.signal },
+      { model: name, runnerId: options.runnerId },
+      options,
+    );
+  }
+
+  /** Unloads the model from every runner that has it. */
+  async unloadModel(name: string, options: CallOptions = {}): Promise<boolean> {
+    const path = `/_runner/v1/models/${encodeURIComponent(name)}/unload`;
+    const runners = await this.pool.candidates();
+    if (runners.length === 0) throw noRunner();
+    const results = await Promise.all(
+      runners.map(async (runner) => {
+        const res = await this.pool.callRunner(runner, path, { method: 'POST', signal: options.signal });
+        if (!res.ok) throw await runnerError(res);
+        return ((await res.json()) as { unloaded: boolean }).unloaded;
+      }),
+    );
+    return results.some(Boolean);
+  }
+
+  async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
+    const init = { method: 'POST', body: { sessionId: options.sessionId, request }, signal: options.signal };
+    return this.#stream<ChatEvent>(
+      '/_runner/v1/chat',
+      init,
+      { model: request.model, runnerId: options.runnerId },
+      options,
+    );
+  }
+
+  /** Asks every runner to stop the session (it may have moved); true if one did. */
+  async stop(sessionId: string, options: CallOptions = {}): Promise<boolean> {
+    const runners = await this.pool.candidates({ runnerId: options.runnerId });
+    const results = await Promise.allSettled(
+      runners.map(async (runner) => {
+        const res = await this.pool.callRunner(runner, '/_runner/v1/stop', { method: 'POST', body: { sessionId } });
+        return res.ok && ((await res.json()) as { stopped: boolean }).stopped;
+      }),
+    );
+    return results.some((r) => r.status === 'fulfilled' && r.value);
+  }
+
+  /** Calls a streaming rpc; an error answer becomes an AppError, an error event ends the stream with one. */
+  async #stream<T>(path: string, init: CallInit, hints: PickHints, options: CallOptions): Promise<AsyncIterable<T>> {
+    const { response, runner } = await this.pool.call(path, init, hints);
+    if (!response.ok || !response.body) throw await runnerError(response);
+    options.onRoute?.(runner.id!);
+    const body = response.body;
+    return (async function* () {
+      for await (const data of parseSSE(body, options.signal)) {
+        const event = JSON.parse(data) as
+          T | { type: 'error'; error: { message: string; status: number; code?: string } };
+        if (typeof event === 'object' && event && 'type' in event && event.type === 'error' && 'error' in event) {
+          throw new AppError(event.error.status, event.error.message, { code: event.error.code });
+        }
+        yield event as T;
+      }
+    })();
   }
 }

@@ -21,3 +21,6 @@ export function modelsResponse(models: ModelSummary[], created: number) {
     data: models.map((m) => ({ id: m.id, object: 'model' as const, created, owned_by: 'edgerunner', kind: m.kind })),
   };
 }
+
+/** Events of `POST /v1/models/{name}/load` (the document's SSE events). */
+export type LoadEvent = { progress: number } | { status: 'exists' | 'completed' | 'loaded' } | { error: string };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inference } from '../../shared/inference.ts';
-import { TEST_CATALOG } from '../helpers/test-app.ts';
+import { TINY_CATALOG } from '../helpers/tiny-models.ts';
 
 export interface ContractSubject {
   inference: Inference;
@@ -20,7 +20,7 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
 
     it('lists every catalog model with its kind, none loaded at start', async () => {
       const models = await subject.inference.listModels();
-      const expected = Object.entries(TEST_CATALOG.models).map(([id, e]) => ({ id, kind: e.kind, loaded: false }));
+      const expected = Object.entries(TINY_CATALOG.models).map(([id, e]) => ({ id, kind: e.kind, loaded: false }));
       expect(models).toEqual(expected);
     });
 

@@ -1,13 +1,12 @@
 import { RunnerPool } from '../../edge/runners/pool.ts';
 import { RemoteInference } from '../../edge/runners/remote-inference.ts';
 import { createRunnerSigner } from '../../shared/runner-token.ts';
-import { LocalInference } from '../../runner/local-inference.ts';
 import { inProcessRunner, inProcessTransport, TEST_RUNNER_KEY } from '../helpers/in-process-runner.ts';
-import { TEST_CATALOG } from '../helpers/test-app.ts';
+import { localTestInference } from '../helpers/test-app.ts';
 import { inferenceContract } from './inference.contract.ts';
 
 inferenceContract('local engines (embedded)', async () => ({
-  inference: new LocalInference({ catalog: TEST_CATALOG, runnerId: 'embedded' }),
+  inference: localTestInference(),
 }));
 
 inferenceContract('remote runners (edge → signed rpc → runner)', async () => {

@@ -1,15 +1,14 @@
 import type { Transport } from '../../edge/runners/transport.ts';
 import { createLogger } from '../../shared/log.ts';
 import { createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
-import { LocalInference } from '../../runner/local-inference.ts';
 import { createRunnerRpc } from '../../runner/rpc.ts';
-import { TEST_CATALOG } from './test-app.ts';
+import { localTestInference } from './test-app.ts';
 
 export const TEST_RUNNER_KEY: RunnerKey = { secret: 'in-process-runner-secret' };
 
 /** The real runner rpc over local engines, answered in process (no socket): `http://<id>.runner.test/...`. */
 export function inProcessRunner(id: string, key: RunnerKey = TEST_RUNNER_KEY) {
-  const inference = new LocalInference({ catalog: TEST_CATALOG, runnerId: id });
+  const inference = localTestInference(id);
   const rpc = createRunnerRpc({
     runnerId: id,
     inference,

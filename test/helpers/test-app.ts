@@ -11,14 +11,24 @@ import { applyMigrations } from '../../drizzle/migrate.ts';
 import type { Inference } from '../../shared/inference.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
+import { LlmEngine } from '../../runner/llm/llm-engine.ts';
 import { LocalInference } from '../../runner/local-inference.ts';
+import { modelFiles } from '../../runner/models/model-files.ts';
+import { TINY_CATALOG } from './tiny-models.ts';
 
-export const TEST_CATALOG: Catalog = {
-  models: {
-    'tiny-chat': { kind: 'llm', source: 'hf:edgerunner/tiny/tiny-chat.gguf' },
-    'tiny-embed': { kind: 'embedding', source: 'hf:edgerunner/tiny/tiny-embed.gguf' },
-  },
-};
+export { TINY_CATALOG };
+
+/** The local engines over the tiny generated models: 1 thread, 2 sequences, never unloaded. */
+export function localTestInference(runnerId = 'embedded', catalog: Catalog = TINY_CATALOG): LocalInference {
+  const llm = new LlmEngine({
+    models: catalog.models,
+    files: modelFiles({ modelsDir: tmpdir() }),
+    threads: 1,
+    parallel: 2,
+    keepAliveMs: -1,
+  });
+  return new LocalInference({ catalog, runnerId, llm });
+}
 
 /** A fresh migrated libSQL file in a temp folder. */
 export async function tempDb(): Promise<{ db: Db; dir: string; url: string; cleanup(): void }> {
@@ -45,7 +55,7 @@ export async function testApp(options: TestAppOptions = {}) {
   const db = options.db ?? temp!.db;
   const deps: AppDeps = {
     db,
-    inference: options.inference ?? new LocalInference({ catalog: TEST_CATALOG, runnerId: 'embedded' }),
+    inference: options.inference ?? localTestInference(),
     apiKeys: new ApiKeyStore(db, { cacheTtlMs: options.keyCacheTtlMs ?? 5_000 }),
     tokens: new TokenVerifier(db, options.tokens ?? {}),
     sessions: new SessionStore(db),

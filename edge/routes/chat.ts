@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import { AppError, openAIErrorBody } from '../../shared/errors.ts';
+import { randomAlphanumeric } from '../../shared/ids.ts';
+import { ChatCompletionRequest, type ChatRequest } from '../../shared/schemas/chat.ts';
+import type { AppDeps, AppEnv } from '../env.ts';
+import { toAppError } from '../middleware/errors.ts';
+import { collectCompletion, toCompletionChunks } from '../openai/completion.ts';
+import { sseResponse } from '../sse-response.ts';
+import { validate } from '../validate.ts';
+
+/** The document's and OpenAI's request → what engines take. The `system` field replaces earlier system messages. */
+export function toChatRequest(body: ChatCompletionRequest, model: string): ChatRequest {
+  const messages = body.system
+    ? [{ role: 'system' as const, content: body.system }, ...body.messages.filter((m) => m.role !== 'system')]
+    : body.messages;
+  return {
+    model,
+    messages,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
+    seed: body.seed ?? undefined,
+    presencePenalty: body.presence_penalty ?? undefined,
+    frequencyPenalty: body.frequency_penalty ?? undefined,
+    tools: body.tools ?? undefined,
+    toolChoice: body.tool_choice ?? undefined,
+    responseFormat: body.response_format ?? undefined,
+  };
+}
+
+/** `POST /v1/chat/completions`: streaming or not; the session's model when the body names none. */
+export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
+  return new Hono<AppEnv>().post('/chat/completions', validate('json', ChatCompletionRequest), async (c) => {
+    const body = c.req.valid('json');
+    const session = c.get('session');
+    const model = body.model ?? session.currentModel;
+    if (!model) {
+      throw new AppError(400, 'No model is loaded: pass "model" or load one with POST /v1/models/{name}/load', {
+        code: 'no_model_loaded',
+        param: 'model',
+      });
+    }
+    if (body.messages.length === 0 && !body.system)
+      throw new AppError(400, 'messages: must not be empty', { param: 'messages' });
+    let runnerId = session.runnerId;
+    const events = await deps.inference.chat(toChatRequest(body, model), {
+      sessionId: session.id,
+      signal: c.req.raw.signal,
+      runnerId,
+      onRoute: (id) => (runnerId = id),
+    });
+    if (session.currentModel !== model || session.runnerId !== runnerId) {
+      await deps.sessions.update(session.id, { currentModel: model, runnerId });
+    }
+    const meta = {
+      id: `chatcmpl-${randomAlphanumeric(24)}`,
+      model,
+      created: Math.floor(Date.now() / 1000),
+      includeUsage: body.stream_options?.include_usage ?? false,
+    };
+    if (!body.stream) return c.json(await collectCompletion(events, meta));
+    return sseResponse(c, toCompletionChunks(events, meta), {
+      done: '[DONE]',
+      onError: (err) => openAIErrorBody(toAppError(err)),
+    });
+  });
+}

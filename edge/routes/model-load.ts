@@ -1,0 +1,36 @@
+import { Hono, type Context } from 'hono';
+import { toAppError } from '../middleware/errors.ts';
+import type { AppDeps, AppEnv } from '../env.ts';
+import { sseResponse } from '../sse-response.ts';
+
+/** `POST /v1/models/{name}/load` (SSE progress), `DELETE /v1/models/{name}` and `POST /v1/models/{name}/unload`. */
+export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
+  const unload = async (c: Context<AppEnv>) => {
+    const name = c.req.param('name')!;
+    const unloaded = await deps.inference.unloadModel(name, { signal: c.req.raw.signal });
+    return c.json({ status: unloaded ? 'unloaded' : 'not_loaded', model: name });
+  };
+  return new Hono<AppEnv>()
+    .post('/models/:name/load', async (c) => {
+      const name = c.req.param('name');
+      const session = c.get('session');
+      let runnerId = session.runnerId;
+      const events = await deps.inference.loadModel(name, {
+        signal: c.req.raw.signal,
+        sessionId: session.id,
+        runnerId,
+        onRoute: (id) => (runnerId = id),
+      });
+      async function* withSession() {
+        for await (const event of events) {
+          if ('status' in event && event.status === 'loaded') {
+            await deps.sessions.update(session.id, { currentModel: name, runnerId });
+          }
+          yield event;
+        }
+      }
+      return sseResponse(c, withSession(), { onError: (err) => ({ error: toAppError(err).message }) });
+    })
+    .post('/models/:name/unload', unload)
+    .delete('/models/:name', unload);
+}

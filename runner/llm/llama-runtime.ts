@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
+
+let shared: Promise<Llama> | undefined;
+
+/**
+ * The process-wide llama.cpp binding: prebuilt binaries only (never a source
+ * build); a GPU when one is usable, else CPU.
+ */
+export function llamaRuntime(): Promise<Llama> {
+  shared ??= getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.error }).catch(() =>
+    getLlama({ gpu: false, build: 'never' }),
+  );
+  return shared;
+}
+
+/** Physical cores (distinct core ids per socket in /proc/cpuinfo), else the logical count. */
+export function physicalCores(): number {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const cores = new Set<string>();
+    let socket = '0';
+    for (const line of info.split('\n')) {
+      const [key, value] = line.split(':').map((s) => s.trim());
+      if (key === 'physical id') socket = value ?? '0';
+      if (key === 'core id') cores.add(`${socket}:${value}`);
+    }
+    if (cores.size > 0) return cores.size;
+  } catch {
+    // not Linux
+  }
+  return availableParallelism();
+}
+
+/**
+ * Default inference threads: one per physical core, leaving one for the HTTP
+ * server (at least 1). On the 2-core machines here 1 thread ran a tiny model
+ * ~2× faster than 2 (FACTS.md); set LLM_THREADS to what your benchmark says.
+ */
+export function defaultThreads(): number {
+  return Math.max(1, physicalCores() - 1);
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+/** Message content: a string, or OpenAI's array of parts (text parts are joined). */
+const Content = z.union([z.string(), z.array(TextPart), z.null()]);
+
+export const ToolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal('function').default('function'),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+export type ToolCall = z.infer<typeof ToolCall>;
+
+export const ChatMessage = z.object({
+  /** "ai" is the document's name for "assistant"; "developer" is OpenAI's newer "system". */
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'ai', 'tool']),
+  content: Content.optional(),
+  name: z.string().optional(),
+  tool_calls: z.array(ToolCall).optional(),
+  tool_call_id: z.string().optional(),
+});
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+export const FunctionTool = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'tool names use letters, digits, _ and -, at most 64'),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+export type FunctionTool = z.infer<typeof FunctionTool>;
+
+export const ToolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }),
+]);
+
+export const ResponseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string(),
+      schema: z.record(z.string(), z.unknown()),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
+/** `POST /v1/chat/completions`: the document's fields plus what OpenAI clients send. Unknown fields are ignored. */
+export const ChatCompletionRequest = z.object({
+  model: z.string().min(1).optional(),
+  messages: z.array(ChatMessage),
+  stream: z.boolean().nullish(),
+  /** The document's per-request system message: replaces any earlier system message. */
+  system: z.string().optional(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+  seed: z.number().int().nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
+  tools: z.array(FunctionTool).nullish(),
+  tool_choice: ToolChoice.nullish(),
+  response_format: ResponseFormat.nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+});
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+/** What an engine yields while it answers a chat request. */
+export type ChatEvent =
+  | { type: 'text'; text: string }
+  | { type: 'tool_call'; call: ToolCall }
+  | { type: 'done'; finishReason: FinishReason; usage: Usage };
+
+/** The chat request as engines see it (and as the edge sends it to a runner): model resolved, system applied. */
+export const ChatRequest = z.object({
+  model: z.string().min(1),
+  messages: z.array(ChatMessage),
+  temperature: z.number().optional(),
+  topP: z.number().optional(),
+  maxTokens: z.number().int().positive().optional(),
+  stop: z.array(z.string()).optional(),
+  seed: z.number().int().optional(),
+  presencePenalty: z.number().optional(),
+  frequencyPenalty: z.number().optional(),
+  tools: z.array(FunctionTool).optional(),
+  toolChoice: ToolChoice.optional(),
+  responseFormat: ResponseFormat.optional(),
+});
+export type ChatRequest = z.infer<typeof ChatRequest>;
+
+/** Body of the runner rpc `POST /_runner/v1/chat`. */
+export const RunnerChatBody = z.object({ sessionId: z.string().min(1), request: ChatRequest });
+
+/** Joins text parts; null/absent content is "". */
+export function contentText(content: ChatMessage['content']): string {
+  if (content == null) return '';
+  if (typeof content === 'string') return content;
+  return content.map((p) => p.text).join('');
+}

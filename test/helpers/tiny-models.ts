@@ -1,0 +1,23 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Catalog } from '../../shared/schemas/catalog.ts';
+import { buildTinyLlama, TINY_LLAMA_DEFAULT_ANSWER } from '../fixtures/tiny-llama.ts';
+
+/** What the scripted tiny model answers, whatever it is asked. */
+export const SCRIPTED_ANSWER = TINY_LLAMA_DEFAULT_ANSWER;
+
+const dir = join(tmpdir(), `edgerunner-tiny-models-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+const scripted = join(dir, 'tiny-chat.gguf');
+const random = join(dir, 'tiny-random.gguf');
+writeFileSync(scripted, buildTinyLlama({ weights: 'scripted' }));
+writeFileSync(random, buildTinyLlama({ weights: 'random', seed: 7 }));
+
+/** A catalog of tiny generated models on local paths (no download). */
+export const TINY_CATALOG: Catalog = {
+  models: {
+    'tiny-chat': { kind: 'llm', source: scripted, contextSize: 512 },
+    'tiny-random': { kind: 'llm', source: random, contextSize: 512 },
+  },
+};
