@@ -11,13 +11,20 @@ const dir = join(tmpdir(), `edgerunner-tiny-models-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const scripted = join(dir, 'tiny-chat.gguf');
 const random = join(dir, 'tiny-random.gguf');
+const looping = join(dir, 'tiny-loop.gguf');
+const LOOP_PIECES = ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight.'];
+
+/** What the looping model repeats without end (until max_tokens or a stop). */
+export const LOOP_TEXT = LOOP_PIECES.join('');
 writeFileSync(scripted, buildTinyLlama({ weights: 'scripted' }));
-writeFileSync(random, buildTinyLlama({ weights: 'random', seed: 7 }));
+writeFileSync(random, buildTinyLlama({ weights: 'random', seed: 7, contextLength: 8192 }));
+writeFileSync(looping, buildTinyLlama({ weights: 'scripted', loop: true, contextLength: 8192, answer: LOOP_PIECES }));
 
 /** A catalog of tiny generated models on local paths (no download). */
 export const TINY_CATALOG: Catalog = {
   models: {
     'tiny-chat': { kind: 'llm', source: scripted, contextSize: 512 },
-    'tiny-random': { kind: 'llm', source: random, contextSize: 512 },
+    'tiny-random': { kind: 'llm', source: random, contextSize: 8192 },
+    'tiny-loop': { kind: 'llm', source: looping, contextSize: 8192 },
   },
 };
