@@ -1,6 +1,7 @@
 import type { CallOptions, Inference } from '../shared/inference.ts';
 import type { Catalog } from '../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest } from '../shared/schemas/chat.ts';
+import type { EmbedResult } from '../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
 import type { LlmEngine } from './llm/llm-engine.ts';
@@ -53,6 +54,10 @@ export class LocalInference implements Inference {
     const events = await this.#llm.chat(request, { sessionId: options.sessionId, signal: options.signal });
     options.onRoute?.(this.options.runnerId);
     return events;
+  }
+
+  async embed(model: string, inputs: string[], options: CallOptions = {}): Promise<EmbedResult> {
+    return this.#llm.embed(model, inputs, { signal: options.signal });
   }
 
   async stop(sessionId: string): Promise<boolean> {

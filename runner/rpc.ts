@@ -8,6 +8,7 @@ import { AppError } from '../shared/errors.ts';
 import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
+import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
 
 export interface RunnerRpcDeps {
   runnerId: string;
@@ -61,6 +62,10 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
     const { sessionId, request } = c.req.valid('json');
     const events = await inference.chat(request, { sessionId, signal: c.req.raw.signal });
     return sseResponse(c, events, { onError: streamError });
+  });
+  app.post('/_runner/v1/embed', validate('json', RunnerEmbedBody), async (c) => {
+    const { model, inputs } = c.req.valid('json');
+    return c.json(await inference.embed(model, inputs, { signal: c.req.raw.signal }));
   });
   app.post('/_runner/v1/stop', validate('json', Session), async (c) =>
     c.json({ stopped: await inference.stop(c.req.valid('json').sessionId) }),

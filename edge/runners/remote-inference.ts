@@ -1,6 +1,7 @@
 import { AppError } from '../../shared/errors.ts';
 import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
+import { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
 import { parseSSE } from '../../shared/sse.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
@@ -93,6 +94,13 @@ export class RemoteInference implements Inference {
       { model: request.model, runnerId: options.runnerId },
       options,
     );
+  }
+
+  async embed(model: string, inputs: string[], options: CallOptions = {}): Promise<EmbedResult> {
+    const init = { method: 'POST', body: { model, inputs }, signal: options.signal };
+    const { response } = await this.pool.call('/_runner/v1/embed', init, { model, runnerId: options.runnerId });
+    if (!response.ok) throw await runnerError(response);
+    return EmbedResult.parse(await response.json());
   }
 
   /** Asks every runner to stop the session (it may have moved); true if one did. */

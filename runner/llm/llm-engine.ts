@@ -1,5 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { LlamaChat, type LlamaContext, type LlamaGrammar, type LlamaModel } from 'node-llama-cpp';
+import {
+  LlamaChat,
+  type LlamaContext,
+  type LlamaEmbeddingContext,
+  type LlamaGrammar,
+  type LlamaModel,
+} from 'node-llama-cpp';
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
@@ -38,7 +44,10 @@ export interface LlmEngineOptions {
 interface Loaded {
   name: string;
   model: LlamaModel;
-  context: LlamaContext;
+  /** Chat models: the context whose sequences sessions borrow. */
+  context: LlamaContext | null;
+  /** Embedding models. */
+  embedding: LlamaEmbeddingContext | null;
   slots: SequenceSlots;
   bytes: number;
   lastUsed: number;
@@ -76,7 +85,7 @@ export class LlmEngine {
   }
 
   get capacity(): number {
-    const loaded = [...this.#loaded.values()];
+    const loaded = [...this.#loaded.values()].filter((l) => l.context);
     return loaded.length ? loaded.reduce((n, l) => n + l.slots.capacity, 0) : this.#opts.parallel;
   }
 
@@ -117,7 +126,8 @@ export class LlmEngine {
     this.#loaded.delete(name);
     clearTimeout(loaded.idleTimer);
     loaded.slots.close(new AppError(503, `Model ${name} was unloaded`, { headers: { 'Retry-After': '1' } }));
-    await loaded.context.dispose();
+    await loaded.context?.dispose();
+    await loaded.embedding?.dispose();
     await loaded.model.dispose();
     return true;
   }
@@ -235,6 +245,30 @@ export class LlmEngine {
     return queue;
   }
 
+  /** Embeds each input with an embedding model; also counts the input tokens. */
+  async embed(model: string, inputs: string[], { signal }: { signal?: AbortSignal } = {}) {
+    const entry = this.entry(model);
+    if (entry.kind !== 'embedding')
+      throw new AppError(400, `Model ${model} is not an embedding model`, { param: 'model' });
+    let loaded = this.#loaded.get(model);
+    if (!loaded)
+      loaded = await this.#ensureLoaded(model, (await this.#opts.files.ensure(model, entry, { signal })).path);
+    clearTimeout(loaded.idleTimer);
+    try {
+      const vectors: number[][] = [];
+      let tokens = 0;
+      for (const input of inputs) {
+        signal?.throwIfAborted();
+        tokens += loaded.model.tokenize(input).length;
+        vectors.push([...(await loaded.embedding!.getEmbeddingFor(input)).vector]);
+      }
+      return { vectors, tokens };
+    } finally {
+      loaded.lastUsed = Date.now();
+      this.#scheduleIdle(loaded);
+    }
+  }
+
   async #grammar(request: ChatRequest): Promise<LlamaGrammar | undefined> {
     const format = request.responseFormat;
     if (!format || format.type === 'text') return undefined;
@@ -267,22 +301,22 @@ export class LlmEngine {
     const model = await llama.loadModel({ modelPath: path });
     const entry = this.entry(name);
     const contextSize = Math.min(entry.contextSize ?? this.#opts.contextSize, model.trainContextSize || Infinity);
-    let context: LlamaContext;
+    const threads = this.#opts.threads;
+    let context: LlamaContext | null = null;
+    let embedding: LlamaEmbeddingContext | null = null;
     try {
-      context = await model.createContext({
-        sequences: this.#opts.parallel,
-        contextSize,
-        threads: this.#opts.threads,
-      });
+      if (entry.kind === 'embedding') embedding = await model.createEmbeddingContext({ contextSize, threads });
+      else context = await model.createContext({ sequences: this.#opts.parallel, contextSize, threads });
     } catch (err) {
       await model.dispose();
       throw new AppError(507, `Cannot create a context for ${name}: ${(err as Error).message}`, { cause: err });
     }
-    const sequences = Array.from({ length: this.#opts.parallel }, () => context.getSequence());
+    const sequences = context ? Array.from({ length: this.#opts.parallel }, () => context.getSequence()) : [];
     const loaded: Loaded = {
       name,
       model,
       context,
+      embedding,
       slots: new SequenceSlots(sequences, name, this.#opts.maxQueue),
       bytes,
       lastUsed: Date.now(),
