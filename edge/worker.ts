@@ -4,6 +4,8 @@ import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { TokenVerifier } from './auth/tokens.ts';
+import { ProviderInference } from './providers/provider-inference.ts';
+import { createProviderRegistry } from './providers/provider-registry.ts';
 import { RunnerPool } from './runners/pool.ts';
 import { RemoteInference } from './runners/remote-inference.ts';
 import { fetchTransport } from './runners/transport.ts';
@@ -24,6 +26,13 @@ export interface WorkerEnv {
   JWT_AUDIENCE?: string;
   ENTITY_SECRET?: string;
   MAX_BODY_BYTES?: string;
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
+  ANTHROPIC_API_KEY?: string;
+  ANTHROPIC_BASE_URL?: string;
+  GROQ_API_KEY?: string;
+  /** The content of a `providers.json` (other OpenAI-compatible hosts). */
+  PROVIDERS_JSON?: string;
   LOG_LEVEL?: string;
 }
 
@@ -36,6 +45,11 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
     problems.push('set RUNNER_SECRET (or RUNNER_SIGNING_KEY) to sign calls to runners');
   if (env.MAX_BODY_BYTES && !(Number(env.MAX_BODY_BYTES) > 0))
     problems.push('MAX_BODY_BYTES must be a positive integer');
+  try {
+    createProviderRegistry(env, { providersFile: env.PROVIDERS_JSON });
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   return problems;
 }
 
@@ -58,7 +72,10 @@ export function createWorkerApp(env: WorkerEnv): App {
   });
   return createApp({
     db,
-    inference: new RemoteInference(pool),
+    inference: new ProviderInference(
+      new RemoteInference(pool),
+      createProviderRegistry(env, { providersFile: env.PROVIDERS_JSON }),
+    ),
     pool,
     runnerToken: env.RUNNER_TOKEN,
     apiKeys: new ApiKeyStore(db),
@@ -76,22 +93,24 @@ export function createWorkerApp(env: WorkerEnv): App {
   });
 }
 
-const apps = new WeakMap<object, App>();
+/** Per isolate and env: the app, or why the configuration keeps it from serving (checked once). */
+const apps = new WeakMap<object, { app: App } | { problems: string[] }>();
 
 export default {
   fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
-    const problems = workerConfigProblems(env);
-    if (problems.length) {
-      const error = {
-        message: `Server misconfigured: ${problems.join('; ')}`,
-        type: 'server_error',
-        code: 'misconfigured',
-        param: null,
-      };
-      return Response.json({ error }, { status: 500 });
+    let built = apps.get(env);
+    if (!built) {
+      const problems = workerConfigProblems(env);
+      built = problems.length ? { problems } : { app: createWorkerApp(env) };
+      apps.set(env, built);
     }
-    let app = apps.get(env);
-    if (!app) apps.set(env, (app = createWorkerApp(env)));
-    return app.fetch(request, env as unknown as Record<string, unknown>, ctx);
+    if ('problems' in built) {
+      const message = `Server misconfigured: ${built.problems.join('; ')}`;
+      return Response.json(
+        { error: { message, type: 'server_error', code: 'misconfigured', param: null } },
+        { status: 500 },
+      );
+    }
+    return built.app.fetch(request, env as unknown as Record<string, unknown>, ctx);
   },
 };

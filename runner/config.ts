@@ -17,6 +17,8 @@ export interface Config {
   dataDir: string;
   modelsDir: string;
   modelsFile: string;
+  /** Other OpenAI-compatible providers (optional file). */
+  providersFile: string;
   hfEndpoint: string;
   hfToken?: string;
   databaseUrl: string;
@@ -131,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const modelsFile = str('MODELS_FILE') ?? 'models.json';
+  const providersFile = str('PROVIDERS_FILE') ?? 'providers.json';
   return {
     mode,
     host,
@@ -138,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     dataDir,
     modelsDir,
     modelsFile: isAbsolute(modelsFile) ? modelsFile : resolve(modelsFile),
+    providersFile: resolve(providersFile),
     hfEndpoint,
     hfToken: str('HF_TOKEN'),
     databaseUrl,

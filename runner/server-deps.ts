@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { ProviderInference } from '../edge/providers/provider-inference.ts';
+import { createProviderRegistry, type ProviderRegistry } from '../edge/providers/provider-registry.ts';
 import { ApiKeyStore } from '../edge/auth/api-keys.ts';
 import { TokenVerifier } from '../edge/auth/tokens.ts';
 import type { AppDeps } from '../edge/env.ts';
@@ -41,6 +43,22 @@ export async function localInference(config: Config, runnerId: string): Promise<
  * Everything `createApp` needs on Node: local engines (embedded) or a
  * runner pool (edge). Refuses a non-loopback bind with no auth configured.
  */
+/** Hosted providers from the environment and `providers.json` (optional); a bad file is a ConfigError. */
+export async function providerRegistry(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ProviderRegistry> {
+  const file = await readFile(config.providersFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read ${config.providersFile}: ${err.message}`);
+  });
+  try {
+    return createProviderRegistry(env, { providersFile: file });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 export async function buildServerDeps(config: Config, logger: Logger): Promise<AppDeps> {
   const db = await openDatabase(config);
   const apiKeys = new ApiKeyStore(db);
@@ -61,12 +79,20 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     logger,
     maxBodyBytes: config.maxBodyBytes,
   };
-  if (config.mode === 'embedded') return { ...common, inference: await localInference(config, 'embedded') };
+  const providers = await providerRegistry(config);
+  if (config.mode === 'embedded') {
+    return { ...common, inference: new ProviderInference(await localInference(config, 'embedded'), providers) };
+  }
   const pool = new RunnerPool({
     urls: config.runnerUrls,
     db,
     sign: createRunnerSigner(config.runnerKey!),
     transport: undiciTransport(),
   });
-  return { ...common, inference: new RemoteInference(pool), pool, runnerToken: config.runnerToken };
+  return {
+    ...common,
+    inference: new ProviderInference(new RemoteInference(pool), providers),
+    pool,
+    runnerToken: config.runnerToken,
+  };
 }

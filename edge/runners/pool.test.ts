@@ -6,7 +6,7 @@ import { createRunnerRpc } from '../../runner/rpc.ts';
 import { serveFetch, type Served } from '../../runner/serve.ts';
 import { undiciTransport } from '../../runner/undici-transport.ts';
 import { inProcessRunner, inProcessTransport, TEST_RUNNER_KEY } from '../../test/helpers/in-process-runner.ts';
-import { localTestInference, tempDb, testApp } from '../../test/helpers/test-app.ts';
+import { localTestInference, tempDb, testApp, TINY_CATALOG } from '../../test/helpers/test-app.ts';
 import { RunnerPool } from './pool.ts';
 import { RemoteInference } from './remote-inference.ts';
 
@@ -82,7 +82,7 @@ describe('runner pool', () => {
     const other = new RunnerPool({ db: temp.db, sign, transport });
     expect((await other.candidates()).map((r) => r.id)).toEqual(['registered']);
     const { response } = await other.call('/_runner/v1/models');
-    expect((await response.json()).models).toHaveLength(2);
+    expect((await response.json()).models).toHaveLength(Object.keys(TINY_CATALOG.models).length);
     const strict = new RunnerPool({ db: temp.db, sign, transport, heartbeatTimeoutMs: 0 });
     expect(await strict.candidates()).toEqual([]);
   });

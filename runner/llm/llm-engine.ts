@@ -156,6 +156,8 @@ export class LlmEngine {
     if (request.tools?.length && request.responseFormat && request.responseFormat.type !== 'text') {
       throw new AppError(400, 'response_format: cannot be combined with tools', { param: 'response_format' });
     }
+    // Tool results and call arguments: a 400 that names the request's own message, before a sequence is lent.
+    toChatHistory(request.messages);
     let loaded = this.#loaded.get(request.model);
     if (!loaded) {
       const file = await this.#opts.files.ensure(request.model, entry, { signal });

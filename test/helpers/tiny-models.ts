@@ -2,7 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
-import { buildTinyLlama, TINY_LLAMA_DEFAULT_ANSWER } from '../fixtures/tiny-llama.ts';
+import {
+  buildTinyLlama,
+  TINY_LLAMA_DEFAULT_ANSWER,
+  TINY_LLAMA_TOOL_ANSWER,
+  tinyLlamaToolScript,
+} from '../fixtures/tiny-llama.ts';
 
 /** What the scripted tiny model answers, whatever it is asked. */
 export const SCRIPTED_ANSWER = TINY_LLAMA_DEFAULT_ANSWER;
@@ -12,13 +17,23 @@ mkdirSync(dir, { recursive: true });
 const scripted = join(dir, 'tiny-chat.gguf');
 const random = join(dir, 'tiny-random.gguf');
 const looping = join(dir, 'tiny-loop.gguf');
+const tools = join(dir, 'tiny-tools.gguf');
 const LOOP_PIECES = ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight.'];
 
 /** What the looping model repeats without end (until max_tokens or a stop). */
 export const LOOP_TEXT = LOOP_PIECES.join('');
+
+/**
+ * What the tool model answers after a tool result. Offered tools, it calls one (the grammar picks
+ * the name and the arguments, so offer one tool without free parameters); without tools, or with
+ * `tool_choice: 'none'`, it answers SCRIPTED_ANSWER.
+ */
+export const TOOL_ANSWER = TINY_LLAMA_TOOL_ANSWER;
 writeFileSync(scripted, buildTinyLlama({ weights: 'scripted' }));
 writeFileSync(random, buildTinyLlama({ weights: 'random', seed: 7, contextLength: 8192 }));
 writeFileSync(looping, buildTinyLlama({ weights: 'scripted', loop: true, contextLength: 8192, answer: LOOP_PIECES }));
+// The functions' documentation alone is ~650 tokens of the prompt.
+writeFileSync(tools, buildTinyLlama({ weights: 'scripted', contextLength: 2048, script: tinyLlamaToolScript() }));
 
 /** A catalog of tiny generated models on local paths (no download). */
 export const TINY_CATALOG: Catalog = {
@@ -26,5 +41,6 @@ export const TINY_CATALOG: Catalog = {
     'tiny-chat': { kind: 'llm', source: scripted, contextSize: 512 },
     'tiny-random': { kind: 'llm', source: random, contextSize: 8192 },
     'tiny-loop': { kind: 'llm', source: looping, contextSize: 8192 },
+    'tiny-tools': { kind: 'llm', source: tools, contextSize: 2048 },
   },
 };

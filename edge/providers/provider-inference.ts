@@ -1,0 +1,107 @@
+import type { CallOptions, Inference } from '../../shared/inference.ts';
+import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
+import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
+import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
+import type { RunnerStatus } from '../../shared/schemas/runner.ts';
+import type { ProviderRegistry } from './provider-registry.ts';
+
+/**
+ * `Inference` that sends provider slugs (`gpt-4o-mini`, `anthropic/…`, a
+ * `providers.json` id) to their external provider and everything else to the
+ * wrapped `Inference` (local engines or the runner pool). Provider slugs are
+ * looked at first, so they shadow a local model of the same name.
+ */
+export class ProviderInference implements Inference {
+  readonly #running = new Map<string, Set<AbortController>>();
+
+  constructor(
+    readonly inner: Inference,
+    readonly providers: ProviderRegistry,
+  ) {}
+
+  /**
+   * The wrapped list plus the models of every provider whose key is
+   * configured (`kind: 'llm'`, always loaded). When the wrapped side fails
+   * (e.g. no runner is up) and some provider is configured, lists the
+   * provider models alone.
+   */
+  async listModels(options: CallOptions = {}): Promise<ModelSummary[]> {
+    const external = this.providers.listModels().map((m) => ({ id: m.id, kind: 'llm' as const, loaded: true }));
+    let local: ModelSummary[];
+    try {
+      local = await this.inner.listModels(options);
+    } catch (err) {
+      if (external.length === 0 || options.signal?.aborted) throw err;
+      local = [];
+    }
+    const ids = new Set(external.map((m) => m.id));
+    return [...local.filter((m) => !ids.has(m.id)), ...external];
+  }
+
+  status(options?: CallOptions): Promise<RunnerStatus[]> {
+    return this.inner.status(options);
+  }
+
+  /** A provider model has nothing to load: `exists` then `loaded` (400 when its key is missing). */
+  async loadModel(name: string, options: CallOptions = {}): Promise<AsyncIterable<LoadEvent>> {
+    if (!this.providers.resolve(name)) return this.inner.loadModel(name, options);
+    return (async function* (): AsyncGenerator<LoadEvent> {
+      yield { status: 'exists' };
+      yield { status: 'loaded' };
+    })();
+  }
+
+  /** A provider model holds no memory here: false. */
+  async unloadModel(name: string, options: CallOptions = {}): Promise<boolean> {
+    if (this.providers.resolve(name)) return false;
+    return this.inner.unloadModel(name, options);
+  }
+
+  async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
+    const resolved = this.providers.resolve(request.model);
+    if (!resolved) return this.inner.chat(request, options);
+    const controller = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    const running = this.#running.get(options.sessionId) ?? new Set();
+    this.#running.set(options.sessionId, running);
+    running.add(controller);
+    const release = () => {
+      running.delete(controller);
+      if (running.size === 0 && this.#running.get(options.sessionId) === running) {
+        this.#running.delete(options.sessionId);
+      }
+    };
+    signal.addEventListener('abort', release, { once: true });
+    let events: AsyncIterable<ChatEvent>;
+    try {
+      events = await resolved.provider.chat({ ...request, model: resolved.upstreamModel }, { signal });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return (async function* () {
+      try {
+        yield* events;
+      } finally {
+        release();
+      }
+    })();
+  }
+
+  /** Embeddings stay with the wrapped side (providers here serve chat only). */
+  embed(model: string, inputs: string[], options?: CallOptions): Promise<EmbedResult> {
+    return this.inner.embed(model, inputs, options);
+  }
+
+  /** Stops the session's provider streams (they end with `done`, `stop`) and asks the wrapped side too. */
+  async stop(sessionId: string, options: CallOptions = {}): Promise<boolean> {
+    const running = [...(this.#running.get(sessionId) ?? [])];
+    for (const controller of running) controller.abort();
+    const stopped = running.length > 0;
+    const inner = await this.inner.stop(sessionId, options).catch((err: unknown) => {
+      if (stopped) return false;
+      throw err;
+    });
+    return stopped || inner;
+  }
+}
