@@ -1,12 +1,13 @@
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { generateText, streamText } from 'ai';
+import { generateText, stepCountIs, streamText, tool } from 'ai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startListening, type Started } from '../helpers/processes.ts';
-import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
+import { z } from 'zod';
+import { SCRIPTED_ANSWER, TINY_CATALOG, TOOL_ANSWER } from '../helpers/tiny-models.ts';
 
 const RUNNER_SECRET = 'openai-clients-runner-secret';
 
@@ -100,5 +101,44 @@ describe.each(['embedded', 'edge + runner'] as const)('real OpenAI clients: %s',
     let streamed = '';
     for await (const delta of result.textStream) streamed += delta;
     expect(streamed).toBe(SCRIPTED_ANSWER);
+  });
+
+  it('openai: a tool call, then the answer after the tool result', async () => {
+    const client = new OpenAI({ baseURL, apiKey: 'sk-anything' });
+    const tools = [
+      { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: {} } } },
+    ];
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'What time is it?' }];
+    const first = await client.chat.completions.create({ model: 'tiny-tools', temperature: 0, messages, tools });
+    const call = first.choices[0]!.message.tool_calls![0]!;
+    expect(first.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(call.type === 'function' && call.function.name).toBe('get_time');
+    messages.push(first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: '12:00' });
+    const second = await client.chat.completions.create({ model: 'tiny-tools', temperature: 0, messages, tools });
+    expect(second.choices[0]!.message.content).toBe(TOOL_ANSWER);
+  });
+
+  it('Vercel AI SDK: a multi-step tool loop', async () => {
+    const provider = createOpenAICompatible({ name: 'edgerunner', baseURL, apiKey: 'x' });
+    let calls = 0;
+    const result = await generateText({
+      model: provider('tiny-tools'),
+      prompt: 'What time is it?',
+      temperature: 0,
+      tools: {
+        get_time: tool({
+          description: 'The current time',
+          inputSchema: z.object({}),
+          execute: async () => {
+            calls++;
+            return '12:00';
+          },
+        }),
+      },
+      stopWhen: stepCountIs(3),
+    });
+    expect(calls).toBe(1);
+    expect(result.steps.length).toBe(2);
+    expect(result.text).toBe(TOOL_ANSWER);
   });
 });
