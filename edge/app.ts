@@ -16,6 +16,8 @@ import { runnerRoutes } from './routes/runners.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { stopRoutes } from './routes/stop.ts';
 
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Default request body limit: 25 MB. */
 export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
 
@@ -26,14 +28,14 @@ export function createApp(deps: AppDeps) {
 
   app.use(requestId());
   app.use(corsAll());
-  app.use(
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new AppError(413, `Request body exceeds ${maxSize} bytes`, { code: 'payload_too_large' });
-      },
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AppError(413, `Request body exceeds ${maxSize} bytes`, { code: 'payload_too_large' });
+    },
+  });
+  // GET/HEAD/OPTIONS carry no body; not touching it keeps Node's lightweight request un-materialised.
+  app.use((c, next) => (BODYLESS.has(c.req.method) ? next() : limit(c, next)));
 
   app.route('/', healthRoutes(deps));
   if (deps.pool) app.route('/_edge', runnerRoutes(deps.pool, deps.runnerToken));

@@ -31,7 +31,7 @@ export async function localInference(config: Config, runnerId: string): Promise<
   const catalog = await loadCatalog(config.modelsFile);
   const llm = new LlmEngine({
     models: catalog.models,
-    files: modelFiles({ modelsDir: config.modelsDir }),
+    files: modelFiles({ modelsDir: config.modelsDir, hfEndpoint: config.hfEndpoint, hfToken: config.hfToken }),
     threads: config.llmThreads,
     parallel: config.llmParallel,
     keepAliveMs: config.modelKeepAliveMs,

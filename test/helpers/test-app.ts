@@ -13,16 +13,21 @@ import { createLogger } from '../../shared/log.ts';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
 import { LlmEngine } from '../../runner/llm/llm-engine.ts';
 import { LocalInference } from '../../runner/local-inference.ts';
+import type { DownloadsOptions } from '../../runner/models/downloader.ts';
 import { modelFiles } from '../../runner/models/model-files.ts';
 import { TINY_CATALOG } from './tiny-models.ts';
 
 export { TINY_CATALOG };
 
 /** The local engines over the tiny generated models: 1 thread, 2 sequences, never unloaded. */
-export function localTestInference(runnerId = 'embedded', catalog: Catalog = TINY_CATALOG): LocalInference {
+export function localTestInference(
+  runnerId = 'embedded',
+  catalog: Catalog = TINY_CATALOG,
+  files: DownloadsOptions = { modelsDir: tmpdir() },
+): LocalInference {
   const llm = new LlmEngine({
     models: catalog.models,
-    files: modelFiles({ modelsDir: tmpdir() }),
+    files: modelFiles(files),
     threads: 1,
     parallel: 2,
     keepAliveMs: -1,
