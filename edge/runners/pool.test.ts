@@ -82,7 +82,9 @@ describe('runner pool', () => {
     const other = new RunnerPool({ db: temp.db, sign, transport });
     expect((await other.candidates()).map((r) => r.id)).toEqual(['registered']);
     const { response } = await other.call('/_runner/v1/models');
-    expect((await response.json()).models).toHaveLength(Object.keys(TINY_CATALOG.models).length);
+    expect(((await response.json()) as { models: unknown[] }).models).toHaveLength(
+      Object.keys(TINY_CATALOG.models).length,
+    );
     const strict = new RunnerPool({ db: temp.db, sign, transport, heartbeatTimeoutMs: 0 });
     expect(await strict.candidates()).toEqual([]);
   });

@@ -3,7 +3,7 @@ import type { Db } from '../../drizzle/db.ts';
 import { runners } from '../../drizzle/schema.ts';
 import { AppError } from '../../shared/errors.ts';
 import { RunnerStatus, type RunnerHeartbeat } from '../../shared/schemas/runner.ts';
-import type { Transport } from './transport.ts';
+import type { Transport, TransportResponse } from './transport.ts';
 
 export interface RunnerState {
   url: string;
@@ -93,7 +93,7 @@ export class RunnerPool {
     path: string,
     init: CallInit = {},
     hints: PickHints = {},
-  ): Promise<{ response: Response; runner: RunnerState }> {
+  ): Promise<{ response: TransportResponse; runner: RunnerState }> {
     const tried: string[] = [];
     for (const runner of await this.candidates(hints)) {
       if (init.signal?.aborted) throw init.signal.reason;
@@ -109,7 +109,7 @@ export class RunnerPool {
   }
 
   /** One call to one runner, signed for its id. Throws only when no answer came. */
-  async callRunner(runner: RunnerState, path: string, init: CallInit = {}): Promise<Response> {
+  async callRunner(runner: RunnerState, path: string, init: CallInit = {}): Promise<TransportResponse> {
     const token = await this.#opts.sign(runner.id!);
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...init.headers };
     let body: string | undefined;

@@ -6,9 +6,10 @@ import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schem
 import { parseSSE } from '../../shared/sse.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
 import { noRunner, type CallInit, type PickHints, type RunnerPool } from './pool.ts';
+import type { TransportResponse } from './transport.ts';
 
 /** Turns a runner's error answer back into an AppError with the runner's status and message. */
-export async function runnerError(res: Response): Promise<AppError> {
+export async function runnerError(res: TransportResponse): Promise<AppError> {
   const text = await res.text().catch(() => '');
   let message = `Runner answered ${res.status}`;
   let code: string | undefined;
