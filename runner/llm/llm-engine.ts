@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import {
   LlamaChat,
+  type ChatHistoryItem,
   type LlamaContext,
   type LlamaEmbeddingContext,
   type LlamaGrammar,
@@ -13,8 +14,10 @@ import type { CatalogEntry } from '../../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/chat.ts';
 import type { LoadEvent } from '../../shared/schemas/models.ts';
 import { availableMemory } from '../system/memory.ts';
+import { renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
 import { toChatHistory, toFunctions } from './history.ts';
 import { llamaRuntime } from './llama-runtime.ts';
+import { LockstepBatcher } from './lockstep.ts';
 import { SequenceSlots, type Slot } from './sequence-slots.ts';
 
 /** Where model files come from (the downloader): resolves a catalog entry to a file on disk. */
@@ -46,6 +49,8 @@ interface Loaded {
   model: LlamaModel;
   /** Chat models: the context whose sequences sessions borrow. */
   context: LlamaContext | null;
+  /** Chat models: batches the decode steps of plain-text generations on `context`. */
+  batcher: LockstepBatcher | null;
   /** Embedding models. */
   embedding: LlamaEmbeddingContext | null;
   slots: SequenceSlots;
@@ -126,6 +131,7 @@ export class LlmEngine {
     this.#loaded.delete(name);
     clearTimeout(loaded.idleTimer);
     loaded.slots.close(new AppError(503, `Model ${name} was unloaded`, { headers: { 'Retry-After': '1' } }));
+    loaded.batcher?.dispose();
     await loaded.context?.dispose();
     await loaded.embedding?.dispose();
     await loaded.model.dispose();
@@ -180,28 +186,57 @@ export class LlmEngine {
     const stop = slot.stop!;
     const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
     const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const chat = new LlamaChat({ contextSequence: slot.sequence, autoDisposeSequence: false });
     const history = toChatHistory(withSystem(request.messages));
     const functions = request.tools?.length && request.toolChoice !== 'none' ? toFunctions(request.tools) : undefined;
+    const onTextChunk = (text: string) => queue.push({ type: 'text', text });
+    // Plain-text answers that fit the context decode in lock-step with the other sessions; the rest goes through LlamaChat.
+    const prompt = request.tools?.length || grammar ? null : lockstepPrompt(loaded.model, history);
+    const batcher =
+      prompt &&
+      loaded.batcher &&
+      loaded.batcher.roomFor(slot.sequence, prompt.tokens.length) >= (request.maxTokens ?? 1)
+        ? loaded.batcher
+        : null;
+    const chat = batcher ? null : new LlamaChat({ contextSequence: slot.sequence, autoDisposeSequence: false });
     let completionTokens = 0;
-    const common = {
-      signal: abort,
-      stopOnAbortSignal: true,
+    let promptTokens: number | undefined;
+    const sampling = {
       maxTokens: request.maxTokens,
       temperature: request.temperature ?? 0.7,
       topP: request.topP,
       seed: request.seed,
+    };
+    const common = {
+      ...sampling,
+      signal: abort,
+      stopOnAbortSignal: true,
       customStopTriggers: request.stop,
       repeatPenalty:
         request.presencePenalty || request.frequencyPenalty
           ? { presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty }
           : undefined,
-      onTextChunk: (text: string) => queue.push({ type: 'text', text }),
+      onTextChunk,
       onToken: (tokens: readonly unknown[]) => void (completionTokens += tokens.length),
     };
-    const run = functions
-      ? chat.generateResponse(history, { ...common, functions })
-      : chat.generateResponse(history, { ...common, grammar });
+    const run = batcher
+      ? batcher
+          .generate(slot.sequence, prompt!.tokens, {
+            ...sampling,
+            presencePenalty: request.presencePenalty,
+            frequencyPenalty: request.frequencyPenalty,
+            stops: [...(request.stop ?? []), ...prompt!.stops],
+            hidden: prompt!.hidden,
+            signal: abort,
+            onTextChunk,
+          })
+          .then((result) => {
+            completionTokens = result.completionTokens;
+            promptTokens = result.promptTokens;
+            return { metadata: { stopReason: result.stopReason }, functionCalls: undefined };
+          })
+      : functions
+        ? chat!.generateResponse(history, { ...common, functions })
+        : chat!.generateResponse(history, { ...common, grammar });
     run
       .then((result) => {
         let finishReason: FinishReason = result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop';
@@ -216,12 +251,12 @@ export class LlmEngine {
             },
           });
         }
-        const total = slot.sequence.nextTokenIndex;
+        const total = promptTokens !== undefined ? promptTokens + completionTokens : slot.sequence.nextTokenIndex;
         queue.push({
           type: 'done',
           finishReason,
           usage: {
-            prompt_tokens: Math.max(0, total - completionTokens),
+            prompt_tokens: promptTokens ?? Math.max(0, total - completionTokens),
             completion_tokens: completionTokens,
             total_tokens: Math.max(total, completionTokens),
           },
@@ -239,7 +274,7 @@ export class LlmEngine {
         } else queue.fail(err);
       })
       .finally(() => {
-        chat.dispose({ disposeSequence: false });
+        chat?.dispose({ disposeSequence: false });
         loaded.slots.release(slot);
         loaded.lastUsed = Date.now();
         this.#scheduleIdle(loaded);
@@ -318,6 +353,7 @@ export class LlmEngine {
       name,
       model,
       context,
+      batcher: context ? new LockstepBatcher(context) : null,
       embedding,
       slots: new SequenceSlots(sequences, name, this.#opts.maxQueue),
       bytes,
@@ -355,6 +391,15 @@ export class LlmEngine {
       else this.#scheduleIdle(loaded);
     }, ms);
     loaded.idleTimer.unref();
+  }
+}
+
+/** The prompt for the lock-step batcher; null (LlamaChat, which reports the error) when it cannot be rendered. */
+function lockstepPrompt(model: LlamaModel, history: ChatHistoryItem[]): ChatPrompt | null {
+  try {
+    return renderChatPrompt(model, history);
+  } catch {
+    return null;
   }
 }
 

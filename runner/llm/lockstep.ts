@@ -1,0 +1,233 @@
+import type { ControlledEvaluateInputItem, LlamaContext, LlamaContextSequence, LlamaText, Token } from 'node-llama-cpp';
+import { OutputFilter, type HiddenSegment } from './output-filter.ts';
+
+export type LockstepStopReason = 'eog' | 'stop' | 'maxTokens' | 'abort';
+
+export interface LockstepOptions {
+  /** Tokens to generate at most; default (and at most) the room left in the sequence's context after the prompt. */
+  maxTokens?: number;
+  /** Default 0 (greedy). */
+  temperature?: number;
+  /** Default node-llama-cpp's (0.95). */
+  topP?: number;
+  /** Default node-llama-cpp's (40). */
+  topK?: number;
+  /** Default node-llama-cpp's (0). */
+  minP?: number;
+  /** Makes sampling at temperature > 0 repeatable; default a random seed. */
+  seed?: number;
+  /** Penalties on the last 64 generated tokens (newlines excepted), as LlamaChat applies them; default 0. */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Stop strings and chat wrapper stop triggers; default none (end-of-generation tokens always stop). */
+  stops?: readonly (string | LlamaText)[];
+  /** Segments (thoughts) generated but left out of the text; default none. */
+  hidden?: readonly HiddenSegment[];
+  /** Stops the generation after the step in flight; it resolves with what was generated (reason 'abort'). */
+  signal?: AbortSignal;
+  /** Each piece of text as soon as it is final. */
+  onTextChunk?: (text: string) => void;
+}
+
+export interface LockstepResult {
+  text: string;
+  stopReason: LockstepStopReason;
+  /** The whole prompt's length in tokens. */
+  promptTokens: number;
+  /** Prompt tokens evaluated by this call (the rest was reused from the sequence's KV cache). */
+  evaluatedPromptTokens: number;
+  /** Generated tokens in the answer (not counting an end-of-generation token or a stop trigger's tokens). */
+  completionTokens: number;
+}
+
+/** Counters of the batcher's work since it was created. */
+export interface LockstepStats {
+  /** Lock-step rounds: each submits one evaluation per active generation, in one tick. */
+  steps: number;
+  /** Evaluations submitted over all steps (one per active generation per step). */
+  evaluations: number;
+}
+
+/** The prompt plus the tokens to generate do not fit the sequence's context (use LlamaChat, which shifts the context). */
+export class ContextOverflowError extends Error {
+  override name = 'ContextOverflowError';
+}
+
+interface Generation {
+  sequence: LlamaContextSequence;
+  // What the next step evaluates: the prompt's unevaluated tail, then the last sampled token.
+  input: Token[];
+  options: LockstepOptions;
+  filter: OutputFilter;
+  tokens: Token[];
+  maxTokens: number;
+  promptTokens: number;
+  evaluatedPromptTokens: number;
+  resolve(result: LockstepResult): void;
+  reject(err: unknown): void;
+}
+
+const PENALTY_LAST_TOKENS = 64;
+
+/**
+ * Batched decoding for the sequences of one LlamaContext. node-llama-cpp's
+ * own generation loop (`sequence.evaluate`, LlamaChat) lets concurrent
+ * sequences fall into alternating decodes; here every active generation
+ * submits its next token in the same tick of each step and all await the
+ * step together, so the context decodes them in one batch per step.
+ */
+export class LockstepBatcher {
+  readonly #active = new Set<Generation>();
+  readonly #stats: LockstepStats = { steps: 0, evaluations: 0 };
+  #running = false;
+  #disposed = false;
+
+  constructor(readonly context: LlamaContext) {}
+
+  get stats(): LockstepStats {
+    return { ...this.#stats };
+  }
+
+  /** How many tokens a generation after a prompt of `promptLength` tokens can have on `sequence` (≤ 0: none). */
+  roomFor(sequence: LlamaContextSequence, promptLength: number): number {
+    return sequence.contextSize - 1 - promptLength;
+  }
+
+  /**
+   * Generates on `sequence` after `prompt`. Keeps the longest prefix of the
+   * sequence's KV cache that the prompt shares and evaluates only the rest
+   * (at least the last prompt token, whose logits give the first answer token).
+   */
+  async generate(
+    sequence: LlamaContextSequence,
+    prompt: Token[],
+    options: LockstepOptions = {},
+  ): Promise<LockstepResult> {
+    if (this.#disposed) throw new Error('The lock-step batcher is disposed');
+    if (sequence.context !== this.context) throw new Error('The sequence belongs to another context');
+    if (prompt.length === 0) throw new Error('The prompt is empty');
+    if ([...this.#active].some((g) => g.sequence === sequence)) throw new Error('The sequence is already generating');
+    const room = this.roomFor(sequence, prompt.length);
+    const maxTokens = options.maxTokens ?? room;
+    if (maxTokens < 1) throw new RangeError(`maxTokens must be at least 1, got ${maxTokens}`);
+    if (room < 1 || maxTokens > room) {
+      throw new ContextOverflowError(
+        `A prompt of ${prompt.length} tokens and ${maxTokens} tokens to generate do not fit a context of ${sequence.contextSize} tokens`,
+      );
+    }
+    options.signal?.throwIfAborted();
+    await sequence.adaptStateToTokens(prompt.slice(0, -1), false);
+    const reused = sequence.nextTokenIndex;
+    const generation: Omit<Generation, 'resolve' | 'reject'> = {
+      sequence,
+      input: prompt.slice(reused),
+      options,
+      filter: new OutputFilter(sequence.model, { stops: options.stops, hidden: options.hidden }),
+      tokens: [],
+      maxTokens,
+      promptTokens: prompt.length,
+      evaluatedPromptTokens: prompt.length - reused,
+    };
+    return new Promise<LockstepResult>((resolve, reject) => {
+      const g: Generation = { ...generation, resolve, reject };
+      if (this.#disposed) return reject(new Error('The lock-step batcher is disposed'));
+      if (options.signal?.aborted) return this.#finish(g, 'abort');
+      this.#active.add(g);
+      this.#run();
+    });
+  }
+
+  /** Rejects the active generations and refuses new ones (the context is about to be disposed). */
+  dispose(): void {
+    this.#disposed = true;
+    for (const g of this.#active) g.reject(new Error('The lock-step batcher was disposed'));
+    this.#active.clear();
+  }
+
+  #run(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void (async () => {
+      try {
+        while (this.#active.size > 0) {
+          // Let the context's dispatcher finish the last batch first, so that the whole step lands in one batch.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          const step = [...this.#active];
+          if (step.length === 0) break;
+          this.#stats.steps++;
+          this.#stats.evaluations += step.length;
+          await Promise.all(step.map((g) => this.#step(g)));
+        }
+      } finally {
+        this.#running = false;
+      }
+    })();
+  }
+
+  async #step(g: Generation): Promise<void> {
+    if (g.options.signal?.aborted) return this.#finish(g, 'abort');
+    const last = g.input.length - 1;
+    const items: ControlledEvaluateInputItem[] = g.input.map((token, i) =>
+      i === last ? [token, { generateNext: { token: true, options: this.#sampling(g) } }] : token,
+    );
+    try {
+      const results = await g.sequence.controlledEvaluate(items);
+      if (!this.#active.has(g)) return;
+      const token = results[last]?.next.token;
+      if (token == null) throw new Error('The model sampled no token');
+      g.tokens.push(token);
+      const text = g.filter.push(token);
+      if (text) g.options.onTextChunk?.(text);
+      if (g.filter.stopped) return this.#finish(g, g.filter.stopped);
+      if (g.tokens.length >= g.maxTokens) return this.#finish(g, 'maxTokens');
+      if (g.options.signal?.aborted) return this.#finish(g, 'abort');
+      g.input = [token];
+    } catch (err) {
+      if (this.#active.delete(g)) g.reject(err);
+    }
+  }
+
+  #finish(g: Generation, stopReason: LockstepStopReason): void {
+    this.#active.delete(g);
+    const text = g.filter.flush();
+    if (text) g.options.onTextChunk?.(text);
+    g.resolve({
+      text: g.filter.text,
+      stopReason,
+      promptTokens: g.promptTokens,
+      evaluatedPromptTokens: g.evaluatedPromptTokens,
+      completionTokens: g.filter.answerTokens,
+    });
+  }
+
+  #sampling(g: Generation) {
+    const { temperature = 0, topP, topK, minP, seed, presencePenalty, frequencyPenalty } = g.options;
+    const nl = g.sequence.model.tokens.nl;
+    return {
+      temperature,
+      topP,
+      topK,
+      minP,
+      // controlledEvaluate samples with a new sampler each call: vary the seed per token, or every token gets the same draw.
+      seed: temperature > 0 ? stepSeed(seed, g.tokens.length) : undefined,
+      repeatPenalty:
+        presencePenalty || frequencyPenalty
+          ? {
+              punishTokens: g.tokens.slice(-PENALTY_LAST_TOKENS).filter((t) => t !== nl),
+              maxPunishTokens: PENALTY_LAST_TOKENS,
+              presencePenalty,
+              frequencyPenalty,
+            }
+          : undefined,
+    };
+  }
+}
+
+/** A 32-bit seed for the token at `index`: derived from `seed` (repeatable), else random. */
+function stepSeed(seed: number | undefined, index: number): number {
+  if (seed === undefined) return Math.floor(Math.random() * 2 ** 32);
+  let h = Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
