@@ -54,7 +54,7 @@ describe('createApp: the HTTP contract', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
     expect(res.headers.get('access-control-allow-credentials')).toBe('true');
     expect(res.headers.get('access-control-allow-methods')).toContain('DELETE');
-    expect(res.headers.get('access-control-allow-headers')).toBe('x-api-key,content-type,x-session-id');
+    expect(res.headers.get('access-control-allow-headers')).toBe('x-api-key, content-type, x-session-id');
     cleanup();
   });
 
