@@ -1,0 +1,56 @@
+import autocannon from 'autocannon';
+
+export interface LoadOptions {
+  url: string;
+  headers?: Record<string, string>;
+  /** Concurrent connections; default 32. */
+  connections?: number;
+  /** Measured seconds; default 10. */
+  seconds?: number;
+  /** Unmeasured seconds first; default 2. */
+  warmupSeconds?: number;
+}
+
+export interface LoadResult {
+  rps: number;
+  /** Latency percentiles in ms, from every response's own timing (autocannon's histogram rounds to whole ms). */
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+}
+
+/** Drives `GET url` with autocannon: a warm-up run, then a measured one. Both are bounded in time. */
+export async function measure({
+  url,
+  headers = {},
+  connections = 32,
+  seconds = 10,
+  warmupSeconds = 2,
+}: LoadOptions): Promise<LoadResult> {
+  if (warmupSeconds > 0) await autocannon({ url, headers, connections, duration: warmupSeconds });
+  const latencies: number[] = [];
+  const run = autocannon({ url, headers, connections, duration: seconds });
+  run.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
+  const result = await run;
+  latencies.sort((a, b) => a - b);
+  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]));
+  return {
+    rps: result.requests.total / result.duration,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes,
+  };
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}

@@ -1,0 +1,173 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LlmEngine } from '../runner/llm/llm-engine.ts';
+import { modelFiles } from '../runner/models/model-files.ts';
+import type { ChatMessage } from '../shared/schemas/chat.ts';
+import { parseSSE } from '../shared/sse.ts';
+import { buildTinyLlama } from '../test/fixtures/tiny-llama.ts';
+import { measureBatching } from './lib/llm-batching.ts';
+import { measureDownloadThroughput } from './lib/download-throughput.ts';
+import { listeningUrl, start, stopAll, stopChildrenOnExit } from './lib/processes.ts';
+
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 300);
+const ROUNDS = 3;
+const MODEL = 'bench-llm';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+
+/** A long shared history (~1,500 tokens on the tiny byte-level vocabulary). */
+function history(): ChatMessage[] {
+  const words = 'the quick brown fox jumps over the lazy dog while edgerunner keeps the cache warm'.split(' ');
+  const text = Array.from({ length: 300 }, (_, i) => words[i % words.length]).join(' ');
+  return [
+    { role: 'system', content: 'You summarise long texts.' },
+    { role: 'user', content: text },
+  ];
+}
+
+/** Tokens/s of one streamed answer, from its first token to its last. */
+async function streamRate(chunks: AsyncIterable<string>): Promise<{ rate: number; tokens: number; ttftMs: number }> {
+  const t0 = performance.now();
+  let first = 0;
+  let tokens = 0;
+  for await (const _ of chunks) {
+    if (tokens++ === 0) first = performance.now();
+  }
+  const seconds = (performance.now() - first) / 1000;
+  return { rate: (tokens - 1) / seconds, tokens, ttftMs: first - t0 };
+}
+
+async function* engineChunks(engine: LlmEngine, session: string, messages: ChatMessage[], maxTokens: number) {
+  const events = await engine.chat({ model: MODEL, messages, maxTokens, temperature: 0 }, { sessionId: session });
+  for await (const e of events) if (e.type === 'text') yield e.text;
+}
+
+async function* httpChunks(url: string, session: string | undefined, messages: ChatMessage[], maxTokens: number) {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(session ? { 'x-session-id': session } : {}) },
+    body: JSON.stringify({ model: MODEL, messages, stream: true, max_tokens: maxTokens, temperature: 0 }),
+  });
+  if (!res.ok) throw new Error(`chat answered ${res.status}: ${await res.text()}`);
+  for await (const data of parseSSE(res.body!)) {
+    if (data === '[DONE]') return;
+    const content = JSON.parse(data).choices[0]?.delta?.content;
+    if (content) yield content as string;
+  }
+}
+
+/**
+ * `npm run bench -- llm`: on generated models, in one run —
+ * streaming tokens/s through HTTP (embedded server) vs node-llama-cpp in process;
+ * aggregate tokens/s with 4 concurrent sessions vs 1;
+ * second-turn time to first token with a long shared history vs the first turn;
+ * model download throughput vs a plain fetch from the same local server.
+ */
+export async function run(): Promise<void> {
+  stopChildrenOnExit();
+  const dir = await mkdtemp(join(tmpdir(), 'edgerunner-bench-llm-'));
+  try {
+    // ~80 MB F32: big enough that the HTTP hop is small next to a decode step, as with real models.
+    const modelPath = join(dir, 'bench.gguf');
+    const shape = { embeddingLength: 512, blockCount: 6, feedForwardLength: 1536, contextLength: 8192 };
+    await writeFile(modelPath, buildTinyLlama({ ...shape, weights: 'scripted', loop: true }));
+    const catalogPath = join(dir, 'models.json');
+    await writeFile(
+      catalogPath,
+      JSON.stringify({ models: { [MODEL]: { kind: 'llm', source: modelPath, contextSize: 8192 } } }),
+    );
+
+    const engine = new LlmEngine({
+      models: { [MODEL]: { kind: 'llm', source: modelPath, contextSize: 8192 } },
+      files: modelFiles({ modelsDir: dir }),
+      threads: 1,
+      parallel: 1,
+      keepAliveMs: -1,
+    });
+    const server = start({
+      name: 'embedded',
+      command: 'npm',
+      args: ['start', '-s'],
+      env: {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DATA_DIR: dir,
+        MODELS_FILE: catalogPath,
+        LLM_THREADS: '1',
+        LLM_PARALLEL: '1',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    const url = await listeningUrl(server, { timeoutMs: 60_000 });
+    const prompt: ChatMessage[] = [{ role: 'user', content: 'Count.' }];
+    await streamRate(engineChunks(engine, 'warm', prompt, 20));
+    await streamRate(httpChunks(url, undefined, prompt, 20));
+
+    const inProcess: number[] = [];
+    const overHttp: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      inProcess.push((await streamRate(engineChunks(engine, `p${i}`, prompt, TOKENS))).rate);
+      overHttp.push((await streamRate(httpChunks(url, undefined, prompt, TOKENS))).rate);
+    }
+
+    // Second turn of one session: the history is already in its sequence's KV cache.
+    const first = history();
+    const firstTurn: number[] = [];
+    const secondTurn: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const res = await fetch(`${url}/v1/session`);
+      const session = res.headers.get('x-session-id')!;
+      await res.body?.cancel();
+      let answer = '';
+      const t1 = performance.now();
+      let ttft1 = 0;
+      for await (const c of httpChunks(url, session, first, 8)) {
+        if (!answer) ttft1 = performance.now() - t1;
+        answer += c;
+      }
+      firstTurn.push(ttft1);
+      const next: ChatMessage[] = [
+        ...first,
+        { role: 'assistant', content: answer },
+        { role: 'user', content: 'And then?' },
+      ];
+      const t2 = performance.now();
+      for await (const _ of httpChunks(url, session, next, 1)) break;
+      secondTurn.push(performance.now() - t2);
+    }
+    await engine.dispose();
+
+    const batching = await measureBatching({ sessions: [1, 4] });
+    const download = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024 });
+
+    const rows = [
+      ['streaming tok/s, in process (node-llama-cpp)', median(inProcess).toFixed(0), ''],
+      [
+        'streaming tok/s, through HTTP (embedded)',
+        median(overHttp).toFixed(0),
+        `${ratio(median(overHttp), median(inProcess))}× (goal ≥ 0.95)`,
+      ],
+      ['TTFT first turn, ~1.5k-token history (ms)', median(firstTurn).toFixed(1), ''],
+      [
+        'TTFT second turn, same session (ms)',
+        median(secondTurn).toFixed(1),
+        `${ratio(median(secondTurn), median(firstTurn))}× (goal ≤ 0.3)`,
+      ],
+      ...batching.rows,
+      ['download MB/s, plain fetch', download.fetchMBps.toFixed(0), ''],
+      [
+        'download MB/s, edgerunner downloader',
+        download.downloaderMBps.toFixed(0),
+        `${download.ratio.toFixed(2)}× (goal ≥ 0.9)`,
+      ],
+    ];
+    const width = Math.max(...rows.map((r) => r[0]!.length));
+    console.log(`\nllm benchmark (${TOKENS} tokens per stream, median of ${ROUNDS})`);
+    for (const [label, value, note] of rows) console.log(`${label!.padEnd(width)}  ${value!.padStart(8)}  ${note}`);
+  } finally {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
