@@ -130,6 +130,13 @@ export class RunnerPool {
     }
   }
 
+  /** Notes that a runner loaded or unloaded a model, so routing knows before its next status report. */
+  noteModel(runner: RunnerState, model: string, loaded: boolean): void {
+    if (!runner.status) return;
+    const others = runner.status.loadedModels.filter((m) => m !== model);
+    runner.status = { ...runner.status, loadedModels: loaded ? [...others, model] : others };
+  }
+
   /** Records a heartbeat (in memory and, when a database is set, for the other edge instances). */
   async heartbeat(beat: RunnerHeartbeat): Promise<void> {
     const url = trimSlash(beat.url);

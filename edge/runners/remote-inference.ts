@@ -5,7 +5,7 @@ import { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
 import { parseSSE } from '../../shared/sse.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
-import { noRunner, type CallInit, type PickHints, type RunnerPool } from './pool.ts';
+import { noRunner, type CallInit, type PickHints, type RunnerPool, type RunnerState } from './pool.ts';
 import type { TransportResponse } from './transport.ts';
 
 /** Turns a runner's error answer back into an AppError with the runner's status and message. */
@@ -69,6 +69,9 @@ export class RemoteInference implements Inference {
       { method: 'POST', signal: options.signal },
       { model: name, runnerId: options.runnerId },
       options,
+      (event, runner) => {
+        if ('status' in event && event.status === 'loaded') this.pool.noteModel(runner, name, true);
+      },
     );
   }
 
@@ -81,7 +84,9 @@ export class RemoteInference implements Inference {
       runners.map(async (runner) => {
         const res = await this.pool.callRunner(runner, path, { method: 'POST', signal: options.signal });
         if (!res.ok) throw await runnerError(res);
-        return ((await res.json()) as { unloaded: boolean }).unloaded;
+        const { unloaded } = (await res.json()) as { unloaded: boolean };
+        this.pool.noteModel(runner, name, false);
+        return unloaded;
       }),
     );
     return results.some(Boolean);
@@ -117,7 +122,13 @@ export class RemoteInference implements Inference {
   }
 
   /** Calls a streaming rpc; an error answer becomes an AppError, an error event ends the stream with one. */
-  async #stream<T>(path: string, init: CallInit, hints: PickHints, options: CallOptions): Promise<AsyncIterable<T>> {
+  async #stream<T>(
+    path: string,
+    init: CallInit,
+    hints: PickHints,
+    options: CallOptions,
+    onEvent?: (event: T, runner: RunnerState) => void,
+  ): Promise<AsyncIterable<T>> {
     const { response, runner } = await this.pool.call(path, init, hints);
     if (!response.ok || !response.body) throw await runnerError(response);
     options.onRoute?.(runner.id!);
@@ -129,6 +140,7 @@ export class RemoteInference implements Inference {
         if (typeof event === 'object' && event && 'type' in event && event.type === 'error' && 'error' in event) {
           throw new AppError(event.error.status, event.error.message, { code: event.error.code });
         }
+        onEvent?.(event as T, runner);
         yield event as T;
       }
     })();

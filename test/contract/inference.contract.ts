@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../shared/errors.ts';
+import type { ChatEvent } from '../../shared/schemas/chat.ts';
 import type { Inference } from '../../shared/inference.ts';
-import { TINY_CATALOG } from '../helpers/tiny-models.ts';
+import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
 
 export interface ContractSubject {
   inference: Inference;
@@ -33,6 +35,46 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
         expect(s.busy).toBeGreaterThanOrEqual(0);
         expect(Array.isArray(s.loadedModels)).toBe(true);
       }
+    });
+
+    it('loads a model with the document’s events, then lists it as loaded', async () => {
+      const events = [];
+      for await (const e of await subject.inference.loadModel('tiny-chat')) events.push(e);
+      expect(events.slice(-1)).toEqual([{ status: 'loaded' }]);
+      expect(events[0]).toEqual({ status: 'exists' });
+      const models = await subject.inference.listModels();
+      expect(models.find((m) => m.id === 'tiny-chat')?.loaded).toBe(true);
+      expect((await subject.inference.status()).some((s) => s.loadedModels.includes('tiny-chat'))).toBe(true);
+    });
+
+    it('answers a chat request as a stream of events ending with usage', async () => {
+      const events: ChatEvent[] = [];
+      const stream = await subject.inference.chat(
+        { model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }], temperature: 0 },
+        { sessionId: 'contract-session' },
+      );
+      for await (const e of stream) events.push(e);
+      const text = events.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join('');
+      expect(text).toBe(SCRIPTED_ANSWER);
+      const done = events.at(-1);
+      expect(done).toMatchObject({ type: 'done', finishReason: 'stop' });
+      expect(done?.type === 'done' && done.usage.completion_tokens).toBeGreaterThan(0);
+    });
+
+    it('refuses unknown models with 404 before streaming', async () => {
+      const load = await subject.inference.loadModel('no-such-model').catch((e: unknown) => e);
+      expect(load).toBeInstanceOf(AppError);
+      expect((load as AppError).status).toBe(404);
+      const chat = await subject.inference
+        .chat({ model: 'no-such-model', messages: [] }, { sessionId: 's' })
+        .catch((e: unknown) => e);
+      expect((chat as AppError).status).toBe(404);
+    });
+
+    it('stop is false when the session runs nothing; unload frees a loaded model once', async () => {
+      expect(await subject.inference.stop('idle-session')).toBe(false);
+      expect(await subject.inference.unloadModel('tiny-chat')).toBe(true);
+      expect(await subject.inference.unloadModel('tiny-chat')).toBe(false);
     });
   });
 }
