@@ -42,6 +42,8 @@ export interface LlmEngineOptions {
   maxQueue?: number;
   /** Context size per sequence when the catalog gives none; default 4096. */
   contextSize?: number;
+  /** Bytes that can be allocated now; default MemAvailable from /proc/meminfo. */
+  availableMemory?: () => number;
 }
 
 interface Loaded {
@@ -72,7 +74,7 @@ export class LlmEngine {
   readonly #opts: Required<LlmEngineOptions>;
 
   constructor(options: LlmEngineOptions) {
-    this.#opts = { parallel: 4, keepAliveMs: 300_000, maxQueue: 16, contextSize: 4096, ...options };
+    this.#opts = { parallel: 4, keepAliveMs: 300_000, maxQueue: 16, contextSize: 4096, availableMemory, ...options };
   }
 
   entry(name: string): CatalogEntry {
@@ -368,12 +370,12 @@ export class LlmEngine {
   async #makeRoom(name: string, bytes: number): Promise<void> {
     const need = bytes * 1.1 + 64 * 1024 * 1024;
     const idle = [...this.#loaded.values()].filter((l) => l.slots.busy === 0).sort((a, b) => a.lastUsed - b.lastUsed);
-    while (availableMemory() < need && idle.length) await this.unload(idle.shift()!.name);
-    if (availableMemory() < need) {
+    while (this.#opts.availableMemory() < need && idle.length) await this.unload(idle.shift()!.name);
+    if (this.#opts.availableMemory() < need) {
       const gb = (n: number) => (n / 1024 ** 3).toFixed(1);
       throw new AppError(
         507,
-        `Not enough memory to load ${name}: needs ~${gb(need)} GB, ${gb(availableMemory())} GB available. Unload a model or pick a smaller quantisation.`,
+        `Not enough memory to load ${name}: needs ~${gb(need)} GB, ${gb(this.#opts.availableMemory())} GB available. Unload a model or pick a smaller quantisation.`,
         {
           code: 'insufficient_memory',
         },
