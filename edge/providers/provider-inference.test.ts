@@ -6,20 +6,9 @@ import { localTestInference, testApp } from '../../test/helpers/test-app.ts';
 import { SCRIPTED_ANSWER } from '../../test/helpers/tiny-models.ts';
 import { ProviderInference } from './provider-inference.ts';
 import { createProviderRegistry } from './provider-registry.ts';
+import { chunk, HELLO_STREAM } from '../../test/helpers/openai-chunks.ts';
 
-const chunk = (delta: Record<string, unknown>, finish_reason: string | null = null) => ({
-  id: 'chatcmpl-x',
-  object: 'chat.completion.chunk',
-  choices: [{ index: 0, delta, finish_reason }],
-});
-const HELLO = [
-  chunk({ role: 'assistant', content: '' }),
-  chunk({ content: 'Hello' }),
-  chunk({ content: ' there' }),
-  chunk({}, 'stop'),
-  { id: 'chatcmpl-x', choices: [], usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } },
-  '[DONE]',
-];
+const HELLO = HELLO_STREAM;
 
 /**
  * An OpenAI-compatible upstream behind a `fetch` function (the network is

@@ -5,6 +5,7 @@ import { AppError } from '../../shared/errors.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import { AnthropicProvider } from './anthropic.ts';
 import { OpenAICompatibleProvider } from './openai-compatible.ts';
+import { chunk, HELLO_STREAM } from '../../test/helpers/openai-chunks.ts';
 
 interface Seen {
   path: string;
@@ -58,19 +59,7 @@ const sse =
     if (then === 'destroy') setTimeout(() => res.destroy(), 20);
   };
 
-const chunk = (delta: Record<string, unknown>, finish_reason: string | null = null) => ({
-  id: 'chatcmpl-x',
-  object: 'chat.completion.chunk',
-  choices: [{ index: 0, delta, finish_reason }],
-});
-const hello = [
-  chunk({ role: 'assistant', content: '' }),
-  chunk({ content: 'Hello' }),
-  chunk({ content: ' there' }),
-  chunk({}, 'stop'),
-  { id: 'chatcmpl-x', choices: [], usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } },
-  '[DONE]',
-];
+const hello = HELLO_STREAM;
 
 async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
   const out: ChatEvent[] = [];
