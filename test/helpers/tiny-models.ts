@@ -2,12 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
-import {
-  buildTinyLlama,
-  TINY_LLAMA_DEFAULT_ANSWER,
-  TINY_LLAMA_TOOL_ANSWER,
-  tinyLlamaToolScript,
-} from '../fixtures/tiny-llama.ts';
+import { TINY_LLAMA_TOOL_ANSWER, tinyLlamaToolScript } from '../fixtures/tiny-llama-tool-script.ts';
+import { buildTinyLlama, TINY_LLAMA_DEFAULT_ANSWER } from '../fixtures/tiny-llama.ts';
 
 /** What the scripted tiny model answers, whatever it is asked. */
 export const SCRIPTED_ANSWER = TINY_LLAMA_DEFAULT_ANSWER;
