@@ -9,7 +9,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{edge,shared,runner,drizzle}/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/fixtures/**/*.test.ts'],
+          include: [
+            '{edge,shared,runner,drizzle}/**/*.test.ts',
+            'test/contract/**/*.test.ts',
+            'test/fixtures/**/*.test.ts',
+          ],
           environment: 'node',
           testTimeout: 20_000,
         },
