@@ -110,6 +110,26 @@ describe('tool calls through /v1/chat/completions (tiny scripted tool model)', (
     }
   });
 
+  it('tool_choice naming a function offers only that one; an unknown name is a 400 on tool_choice', async () => {
+    const two = [
+      { type: 'function', function: { name: 'get_date', parameters: { type: 'object', properties: {} } } },
+      ...TOOLS,
+    ];
+    const named = await complete({
+      messages: [ASK],
+      tools: two,
+      tool_choice: { type: 'function', function: { name: 'get_time' } },
+    });
+    expect((await named.json()).choices[0].message.tool_calls[0].function.name).toBe('get_time');
+    const unknown = await complete({
+      messages: [ASK],
+      tools: TOOLS,
+      tool_choice: { type: 'function', function: { name: 'nope' } },
+    });
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json()).error.param).toBe('tool_choice');
+  });
+
   it('rejects a tool result that answers no earlier call (400, names the field)', async () => {
     const res = await complete({
       messages: [ASK, { role: 'tool', tool_call_id: 'call_unknown', content: '12:00' }],

@@ -166,6 +166,7 @@ export class LlmEngine {
     }
     // Tool results and call arguments: a 400 that names the request's own message, before a sequence is lent.
     toChatHistory(request.messages);
+    offeredFunctions(request);
     let loaded = this.#loaded.get(request.model);
     if (!loaded) {
       const file = await this.#opts.files.ensure(request.model, entry, { signal });
@@ -189,7 +190,7 @@ export class LlmEngine {
     const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
     const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     const history = toChatHistory(withSystem(request.messages));
-    const functions = request.tools?.length && request.toolChoice !== 'none' ? toFunctions(request.tools) : undefined;
+    const functions = offeredFunctions(request);
     const onTextChunk = (text: string) => queue.push({ type: 'text', text });
     // Plain-text answers that fit the context decode in lock-step with the other sessions; the rest goes through LlamaChat.
     const prompt = request.tools?.length || grammar ? null : lockstepPrompt(loaded.model, history);
@@ -410,4 +411,17 @@ function withSystem(messages: ChatRequest['messages']): ChatRequest['messages'] 
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').at(-1);
   const rest = messages.filter((m) => m.role !== 'system' && m.role !== 'developer');
   return [system ?? { role: 'system', content: DEFAULT_SYSTEM }, ...rest];
+}
+
+/** The tools the model may call: none for `tool_choice: "none"`, only the named one for `{type: "function"}`. */
+function offeredFunctions({ tools, toolChoice }: ChatRequest) {
+  if (!tools?.length || toolChoice === 'none') return undefined;
+  if (typeof toolChoice === 'object') {
+    const named = tools.filter((t) => t.function.name === toolChoice.function.name);
+    if (named.length === 0) {
+      throw new AppError(400, `tool_choice: no tool named ${toolChoice.function.name}`, { param: 'tool_choice' });
+    }
+    return toFunctions(named);
+  }
+  return toFunctions(tools);
 }
