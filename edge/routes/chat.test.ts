@@ -113,6 +113,22 @@ describe('LLM routes on the embedded engines (tiny scripted model)', () => {
     expect(body.usage.completion_tokens).toBe(1);
   });
 
+  it('constrains the answer to a JSON schema with response_format', async () => {
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
+    const res = await t.app.request(
+      '/v1/chat/completions',
+      json({
+        model: 'tiny-random',
+        temperature: 0,
+        max_tokens: 40,
+        messages: [{ role: 'user', content: 'Answer in JSON' }],
+        response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } },
+      }),
+    );
+    const content = (await res.json()).choices[0].message.content;
+    expect(typeof JSON.parse(content).ok).toBe('boolean');
+  });
+
   it('stop: 400 without a model, {"status":"stopped"} with one', async () => {
     const fresh = await t.app.request('/v1/stop', { method: 'POST' });
     expect(fresh.status).toBe(400);
