@@ -122,3 +122,19 @@ export const agents = sqliteTable(
   },
   (t) => [uniqueIndex('agents_project_slug_idx').on(t.projectId, t.slug)],
 );
+
+/** A project's own keys for hosted providers (`openai`, `anthropic`, `groq`, a providers.json id); they win over the server's. */
+export const projectProviderKeys = sqliteTable(
+  'project_provider_keys',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id),
+    provider: text('provider').notNull(),
+    apiKey: text('api_key').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.provider] })],
+);

@@ -4,6 +4,7 @@ import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { TokenVerifier } from './auth/tokens.ts';
+import { ProjectProviderKeys } from './providers/project-keys.ts';
 import { ProviderInference } from './providers/provider-inference.ts';
 import { createProviderRegistry } from './providers/provider-registry.ts';
 import { RunnerPool } from './runners/pool.ts';
@@ -75,6 +76,7 @@ export function createWorkerApp(env: WorkerEnv): App {
     inference: new ProviderInference(
       new RemoteInference(pool),
       createProviderRegistry(env, { providersFile: env.PROVIDERS_JSON }),
+      new ProjectProviderKeys(db),
     ),
     pool,
     runnerToken: env.RUNNER_TOKEN,

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { ProjectProviderKeys } from '../edge/providers/project-keys.ts';
 import { ProviderInference } from '../edge/providers/provider-inference.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../edge/providers/provider-registry.ts';
 import { ApiKeyStore } from '../edge/auth/api-keys.ts';
@@ -80,8 +81,12 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     maxBodyBytes: config.maxBodyBytes,
   };
   const providers = await providerRegistry(config);
+  const projectKeys = new ProjectProviderKeys(db);
   if (config.mode === 'embedded') {
-    return { ...common, inference: new ProviderInference(await localInference(config, 'embedded'), providers) };
+    return {
+      ...common,
+      inference: new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys),
+    };
   }
   const pool = new RunnerPool({
     urls: config.runnerUrls,
@@ -91,7 +96,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   });
   return {
     ...common,
-    inference: new ProviderInference(new RemoteInference(pool), providers),
+    inference: new ProviderInference(new RemoteInference(pool), providers, projectKeys),
     pool,
     runnerToken: config.runnerToken,
   };

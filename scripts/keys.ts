@@ -1,12 +1,18 @@
 import { ApiKeyStore } from '../edge/auth/api-keys.ts';
 import { AppError } from '../shared/errors.ts';
 import { ConfigError, loadConfig } from '../runner/config.ts';
-import { openDatabase } from '../runner/server-deps.ts';
+import { openDatabase, providerRegistry } from '../runner/server-deps.ts';
+import { ProjectProviderKeys } from '../edge/providers/project-keys.ts';
+import type { ProviderRegistry } from '../edge/providers/provider-registry.ts';
 
 const USAGE = `usage:
   npm run keys -- create --project NAME [--name LABEL]   create a key; prints it once
   npm run keys -- list                                   list keys (never the secrets)
-  npm run keys -- revoke ID                              revoke a key`;
+  npm run keys -- revoke ID                              revoke a key
+  npm run keys -- provider set --project NAME --provider ID --key KEY
+                                                         the project's own key for a hosted provider
+                                                         (openai, anthropic, groq, or a providers.json id)
+  npm run keys -- provider remove --project NAME --provider ID`;
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -16,11 +22,15 @@ function flag(args: string[], name: string): string | undefined {
 /** `npm run keys`: API keys in the database that `npm start` uses (DATA_DIR / DATABASE_URL). */
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  if (!command || !['create', 'list', 'revoke'].includes(command)) {
+  if (!command || !['create', 'list', 'revoke', 'provider'].includes(command)) {
     console.error(USAGE);
     return 2;
   }
-  const store = new ApiKeyStore(await openDatabase(loadConfig(process.env)));
+  const config = loadConfig(process.env);
+  const db = await openDatabase(config);
+  const store = new ApiKeyStore(db);
+  if (command === 'provider')
+    return providerKey(rest, store, new ProjectProviderKeys(db), await providerRegistry(config));
   if (command === 'create') {
     const project = flag(rest, '--project');
     if (!project) {
@@ -51,6 +61,35 @@ async function main(args: string[]): Promise<number> {
   }
   await store.revoke(id);
   console.log(`revoked ${id}`);
+  return 0;
+}
+
+/** `keys -- provider set|remove`: a project's own keys for hosted providers. */
+async function providerKey(
+  args: string[],
+  store: ApiKeyStore,
+  keys: ProjectProviderKeys,
+  registry: ProviderRegistry,
+): Promise<number> {
+  const [action] = args;
+  const [project, provider, key] = [flag(args, '--project'), flag(args, '--provider'), flag(args, '--key')];
+  if (!['set', 'remove'].includes(action ?? '') || !project || !provider || (action === 'set' && !key)) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (!registry.has(provider)) {
+    console.error(`provider: unknown provider "${provider}" (openai, anthropic, groq or an id from providers.json)`);
+    return 2;
+  }
+  const { id } = await store.ensureProject(project);
+  if (action === 'set') {
+    await keys.set(id, provider, key!);
+    console.log(`project ${project} now uses its own ${provider} key`);
+  } else {
+    console.log(
+      (await keys.remove(id, provider)) ? `removed ${project}'s ${provider} key` : `${project} had no ${provider} key`,
+    );
+  }
   return 0;
 }
 

@@ -10,6 +10,8 @@ export interface CallOptions {
   sessionId?: string;
   /** The runner holding the session, if any (affinity hint). */
   runnerId?: string | null;
+  /** The caller's project: its own provider keys win over the server's. */
+  projectId?: string | null;
   /** Told which runner served the call, so the session can stick to it. */
   onRoute?: (runnerId: string) => void;
 }

@@ -3,6 +3,7 @@ import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
+import type { ProjectProviderKeys } from './project-keys.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
 
 /**
@@ -13,11 +14,26 @@ import type { ProviderRegistry } from './provider-registry.ts';
  */
 export class ProviderInference implements Inference {
   readonly #running = new Map<string, Set<AbortController>>();
+  readonly #perProject = new Map<string, { keys: Record<string, string>; registry: ProviderRegistry }>();
 
+  /** `projectKeys`: projects' own provider keys, which win over the server's (absent: the server's only). */
   constructor(
     readonly inner: Inference,
     readonly providers: ProviderRegistry,
+    readonly projectKeys?: ProjectProviderKeys,
   ) {}
+
+  /** The registry for the caller's project: the server's providers, re-keyed with the project's own keys. */
+  async #registry(projectId: string | null | undefined): Promise<ProviderRegistry> {
+    if (!this.projectKeys || !projectId) return this.providers;
+    const keys = await this.projectKeys.get(projectId);
+    if (Object.keys(keys).length === 0) return this.providers;
+    const known = this.#perProject.get(projectId);
+    if (known?.keys === keys) return known.registry;
+    const registry = this.providers.withKeys(keys);
+    this.#perProject.set(projectId, { keys, registry });
+    return registry;
+  }
 
   /**
    * The wrapped list plus the models of every provider whose key is
@@ -26,7 +42,9 @@ export class ProviderInference implements Inference {
    * provider models alone.
    */
   async listModels(options: CallOptions = {}): Promise<ModelSummary[]> {
-    const external = this.providers.listModels().map((m) => ({ id: m.id, kind: 'llm' as const, loaded: true }));
+    const external = (await this.#registry(options.projectId))
+      .listModels()
+      .map((m) => ({ id: m.id, kind: 'llm' as const, loaded: true }));
     let local: ModelSummary[];
     try {
       local = await this.inner.listModels(options);
@@ -44,7 +62,7 @@ export class ProviderInference implements Inference {
 
   /** A provider model has nothing to load: `exists` then `loaded` (400 when its key is missing). */
   async loadModel(name: string, options: CallOptions = {}): Promise<AsyncIterable<LoadEvent>> {
-    if (!this.providers.resolve(name)) return this.inner.loadModel(name, options);
+    if (!(await this.#registry(options.projectId)).resolve(name)) return this.inner.loadModel(name, options);
     return (async function* (): AsyncGenerator<LoadEvent> {
       yield { status: 'exists' };
       yield { status: 'loaded' };
@@ -53,12 +71,12 @@ export class ProviderInference implements Inference {
 
   /** A provider model holds no memory here: false. */
   async unloadModel(name: string, options: CallOptions = {}): Promise<boolean> {
-    if (this.providers.resolve(name)) return false;
+    if ((await this.#registry(options.projectId)).resolve(name)) return false;
     return this.inner.unloadModel(name, options);
   }
 
   async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
-    const resolved = this.providers.resolve(request.model);
+    const resolved = (await this.#registry(options.projectId)).resolve(request.model);
     if (!resolved) return this.inner.chat(request, options);
     const controller = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;

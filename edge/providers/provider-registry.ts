@@ -110,6 +110,8 @@ export interface ProviderSlot {
   /** Absent when the provider's key is not configured. */
   provider: ChatProvider | undefined;
   models: Record<string, string>;
+  /** Builds this provider with another key (a project's own). */
+  withKey?: (apiKey: string) => ChatProvider;
 }
 
 /** What a model slug resolves to. */
@@ -160,6 +162,21 @@ export class ProviderRegistry {
     return { provider: slot.provider, providerId: slot.id, upstreamModel: upstream };
   }
 
+  /** This registry with some providers keyed by a project's own keys (by provider id); unknown ids are ignored. */
+  withKeys(keys: Record<string, string>): ProviderRegistry {
+    return new ProviderRegistry(
+      [...this.#slots.values()].map((slot) => {
+        const key = keys[slot.id];
+        return key && slot.withKey ? { ...slot, provider: slot.withKey(key) } : slot;
+      }),
+    );
+  }
+
+  /** Whether `id` names a provider (built-in or from providers.json). */
+  has(id: string): boolean {
+    return this.#slots.has(id);
+  }
+
   /** The slugs of every provider whose key is configured, with the provider's display name. */
   listModels(): Array<{ id: string; provider: string }> {
     return [...this.#models].filter(([, m]) => m.slot.provider).map(([id, m]) => ({ id, provider: m.slot.name }));
@@ -193,21 +210,25 @@ export function createProviderRegistry(
   const slots: ProviderSlot[] = Object.entries(BUILT_IN_PROVIDERS).map(([id, b]) => {
     const apiKey = read(b.keyEnv);
     const baseUrl = read(b.baseUrlEnv) ?? b.baseUrl;
-    const provider = !apiKey
-      ? undefined
-      : b.api === 'anthropic'
-        ? new AnthropicProvider({ name: b.name, apiKey, baseUrl, defaultMaxTokens: anthropicMaxTokens, ...http })
-        : new OpenAICompatibleProvider({ name: b.name, apiKey, baseUrl, ...http });
-    return { id, name: b.name, provider, models: b.models };
+    const withKey = (key: string) =>
+      b.api === 'anthropic'
+        ? new AnthropicProvider({ name: b.name, apiKey: key, baseUrl, defaultMaxTokens: anthropicMaxTokens, ...http })
+        : new OpenAICompatibleProvider({ name: b.name, apiKey: key, baseUrl, ...http });
+    return { id, name: b.name, provider: apiKey ? withKey(apiKey) : undefined, models: b.models, withKey };
   });
   const file = providersFile === undefined ? { providers: {} } : parseProvidersFile(providersFile);
   for (const [id, entry] of Object.entries(file.providers)) {
     const apiKey = entry.apiKeyEnv ? read(entry.apiKeyEnv) : entry.apiKey;
     const missing = entry.apiKeyEnv !== undefined && apiKey === undefined;
-    const provider = missing
-      ? undefined
-      : new OpenAICompatibleProvider({ name: entry.name, baseUrl: entry.baseUrl, apiKey, ...http });
-    slots.push({ id, name: entry.name, provider, models: entry.models });
+    const withKey = (key: string | undefined) =>
+      new OpenAICompatibleProvider({ name: entry.name, baseUrl: entry.baseUrl, apiKey: key, ...http });
+    slots.push({
+      id,
+      name: entry.name,
+      provider: missing ? undefined : withKey(apiKey),
+      models: entry.models,
+      withKey,
+    });
   }
   return new ProviderRegistry(slots);
 }

@@ -46,6 +46,7 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
     let runnerId = session.runnerId;
     const events = await deps.inference.chat(toChatRequest(body, model), {
       sessionId: session.id,
+      projectId: c.get('principal').projectId,
       signal: c.req.raw.signal,
       runnerId,
       onRoute: (id) => (runnerId = id),

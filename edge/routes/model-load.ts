@@ -7,7 +7,7 @@ import { sseResponse } from '../sse-response.ts';
 export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
   const unload = async (c: Context<AppEnv>) => {
     const name = c.req.param('name')!;
-    const unloaded = await deps.inference.unloadModel(name, { signal: c.req.raw.signal });
+    const unloaded = await deps.inference.unloadModel(name, { projectId: c.get('principal').projectId });
     return c.json({ status: unloaded ? 'unloaded' : 'not_loaded', model: name });
   };
   return new Hono<AppEnv>()
@@ -18,6 +18,7 @@ export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
       const events = await deps.inference.loadModel(name, {
         signal: c.req.raw.signal,
         sessionId: session.id,
+        projectId: c.get('principal').projectId,
         runnerId,
         onRoute: (id) => (runnerId = id),
       });

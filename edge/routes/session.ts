@@ -8,7 +8,7 @@ export function sessionRoutes(deps: Pick<AppDeps, 'inference'>) {
     const session = c.get('session');
     let loaded = false;
     if (session.currentModel) {
-      const models = await deps.inference.listModels({ sessionId: session.id });
+      const models = await deps.inference.listModels({ sessionId: session.id, projectId: session.projectId });
       loaded = models.some((m) => m.id === session.currentModel && m.loaded);
     }
     const body: SessionInfo = {
