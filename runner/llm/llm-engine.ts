@@ -15,6 +15,7 @@ import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/
 import type { LoadEvent } from '../../shared/schemas/models.ts';
 import { availableMemory } from '../system/memory.ts';
 import { renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
+import { checkGguf } from './gguf-check.ts';
 import { toChatHistory, toFunctions } from './history.ts';
 import { llamaRuntime } from './llama-runtime.ts';
 import { LockstepBatcher } from './lockstep.ts';
@@ -336,6 +337,7 @@ export class LlmEngine {
 
   async #loadFile(name: string, path: string): Promise<Loaded> {
     const bytes = (await stat(path)).size;
+    await checkGguf(path, name);
     await this.#makeRoom(name, bytes);
     const llama = await llamaRuntime();
     const model = await llama.loadModel({ modelPath: path });
