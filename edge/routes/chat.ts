@@ -1,18 +1,16 @@
 import { Hono } from 'hono';
 import { AppError, openAIErrorBody } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
-import { ChatCompletionRequest, type ChatRequest } from '../../shared/schemas/chat.ts';
+import { ChatCompletionRequest, type ChatMessage, type ChatRequest } from '../../shared/schemas/chat.ts';
+import { continueConversation, recordAnswer } from '../sessions/conversation.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { toAppError } from '../middleware/errors.ts';
 import { collectCompletion, toCompletionChunks } from '../openai/completion.ts';
 import { sseResponse } from '../sse-response.ts';
 import { validate } from '../validate.ts';
 
-/** The document's and OpenAI's request → what engines take. The `system` field replaces earlier system messages. */
-export function toChatRequest(body: ChatCompletionRequest, model: string): ChatRequest {
-  const messages = body.system
-    ? [{ role: 'system' as const, content: body.system }, ...body.messages.filter((m) => m.role !== 'system')]
-    : body.messages;
+/** The document's and OpenAI's request → what engines take, over the conversation it continues. */
+export function toChatRequest(body: ChatCompletionRequest, model: string, messages: ChatMessage[]): ChatRequest {
   return {
     model,
     messages,
@@ -41,16 +39,19 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
         param: 'model',
       });
     }
-    if (body.messages.length === 0 && !body.system)
+    if (body.messages.length === 0 && !body.system) {
       throw new AppError(400, 'messages: must not be empty', { param: 'messages' });
+    }
+    const messages = continueConversation(await deps.sessions.history(session.id), body.messages, body.system);
     let runnerId = session.runnerId;
-    const events = await deps.inference.chat(toChatRequest(body, model), {
+    const answered = await deps.inference.chat(toChatRequest(body, model, messages), {
       sessionId: session.id,
       projectId: c.get('principal').projectId,
       signal: c.req.raw.signal,
       runnerId,
       onRoute: (id) => (runnerId = id),
     });
+    const events = recordAnswer(answered, (answer) => deps.sessions.saveHistory(session.id, [...messages, answer]));
     if (session.currentModel !== model || session.runnerId !== runnerId) {
       await deps.sessions.update(session.id, { currentModel: model, runnerId });
     }

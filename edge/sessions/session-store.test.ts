@@ -59,10 +59,12 @@ describe('X-Session-ID sessions', () => {
     const before = new SessionStore(temp.db);
     const created = await before.create(principal);
     await before.update(created.id, { currentModel: 'tiny-chat', runnerId: 'r1' });
+    await before.saveHistory(created.id, [{ role: 'user', content: 'kept' }]);
 
     const { createDb } = await import('../../drizzle/db.ts');
     const after = new SessionStore(createDb({ url: temp.url }));
     const resolved = await after.resolve(created.id, principal);
     expect(resolved).toEqual({ ...created, currentModel: 'tiny-chat', runnerId: 'r1' });
+    expect(await after.history(created.id)).toEqual([{ role: 'user', content: 'kept' }]);
   });
 });

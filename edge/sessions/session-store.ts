@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../drizzle/db.ts';
 import { sessions } from '../../drizzle/schema.ts';
 import { isSessionId, newSessionId } from '../../shared/ids.ts';
+import type { ChatMessage } from '../../shared/schemas/chat.ts';
 import type { Principal } from '../env.ts';
 import { TtlCache } from '../auth/ttl-cache.ts';
 
@@ -13,6 +14,9 @@ export interface SessionRecord {
   /** Runner holding this session's context (affinity). */
   runnerId: string | null;
 }
+
+/** Messages a session keeps (the oldest are dropped first). */
+export const MAX_HISTORY = 200;
 
 export type SessionPatch = Partial<Pick<SessionRecord, 'currentModel' | 'runnerId'>>;
 
@@ -75,6 +79,23 @@ export class SessionStore {
       .run();
     this.#cache.set(record.id, record);
     return record;
+  }
+
+  /** The session's conversation (read from the database, not cached: it can be long). */
+  async history(id: string): Promise<ChatMessage[]> {
+    const row = await this.db.select({ state: sessions.state }).from(sessions).where(eq(sessions.id, id)).get();
+    const messages = row?.state?.messages;
+    return Array.isArray(messages) ? (messages as ChatMessage[]) : [];
+  }
+
+  /** Replaces the session's conversation, keeping the last `MAX_HISTORY` messages. */
+  async saveHistory(id: string, messages: ChatMessage[]): Promise<void> {
+    const kept = messages.slice(-MAX_HISTORY);
+    await this.db
+      .update(sessions)
+      .set({ state: { messages: kept }, updatedAt: new Date() })
+      .where(eq(sessions.id, id))
+      .run();
   }
 
   async update(id: string, patch: SessionPatch): Promise<SessionRecord | undefined> {
