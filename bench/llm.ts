@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlmEngine } from '../runner/llm/llm-engine.ts';
+import { defaultThreads } from '../runner/llm/llama-runtime.ts';
 import { modelFiles } from '../runner/models/model-files.ts';
 import type { ChatMessage } from '../shared/schemas/chat.ts';
 import { parseSSE } from '../shared/sse.ts';
@@ -139,7 +140,7 @@ export async function run(): Promise<void> {
     }
     await engine.dispose();
 
-    const batching = await measureBatching({ sessions: [1, 4] });
+    const batching = await measureBatching({ sessions: [1, 4], threads: defaultThreads() });
     const download = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024 });
 
     const rows = [

@@ -34,10 +34,11 @@ export function physicalCores(): number {
 }
 
 /**
- * Default inference threads: one per physical core, leaving one for the HTTP
- * server (at least 1). On the 2-core machines here 1 thread ran a tiny model
- * ~2× faster than 2 (FACTS.md); set LLM_THREADS to what your benchmark says.
+ * Default inference threads: one per physical core. On the 2-core machines
+ * here, 2 threads served 4 concurrent sessions faster than 1 (77–79 vs 68
+ * tok/s on a 400 MB model) but a single stream slower (35–38 vs 43): set
+ * LLM_THREADS to what `npm run bench -- llm` says for your load.
  */
 export function defaultThreads(): number {
-  return Math.max(1, physicalCores() - 1);
+  return physicalCores();
 }
