@@ -3,16 +3,27 @@ import { Agent } from 'undici';
 import type { Transport, TransportResponse } from '../edge/runners/transport.ts';
 
 /** A buffered answer: the text is read once; `body` is made only if someone asks for a stream. */
-function buffered(status: number, text: string): TransportResponse {
-  return {
-    status,
-    ok: status >= 200 && status < 300,
-    get body() {
-      return new Response(text).body;
-    },
-    json: async () => JSON.parse(text),
-    text: async () => text,
-  };
+class BufferedResponse implements TransportResponse {
+  constructor(
+    readonly status: number,
+    readonly content: string,
+  ) {}
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    return new Response(this.content).body;
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(this.content);
+  }
+
+  async text(): Promise<string> {
+    return this.content;
+  }
 }
 
 /**
@@ -36,6 +47,6 @@ export function undiciTransport({ connections = 128 }: { connections?: number } 
       const stream = Readable.toWeb(body) as ReadableStream<Uint8Array>;
       return new Response(stream, { status: statusCode, headers: { 'content-type': 'text/event-stream' } });
     }
-    return buffered(statusCode, await body.text());
+    return new BufferedResponse(statusCode, await body.text());
   };
 }

@@ -72,7 +72,9 @@ export class RunnerPool {
   async candidates(hints: PickHints = {}): Promise<RunnerState[]> {
     await this.refresh();
     const now = Date.now();
-    const up = [...this.#runners.values()].filter((r) => r.id && r.status && r.downUntil <= now);
+    const up: RunnerState[] = [];
+    for (const r of this.#runners.values()) if (r.id && r.status && r.downUntil <= now) up.push(r);
+    if (up.length < 2) return up;
     const score = (r: RunnerState) => [
       hints.model && r.status!.loadedModels.includes(hints.model) ? 0 : 1,
       hints.runnerId && r.id === hints.runnerId ? 0 : 1,

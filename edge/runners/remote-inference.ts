@@ -32,13 +32,12 @@ export class RemoteInference implements Inference {
   async listModels(options: CallOptions = {}): Promise<ModelSummary[]> {
     const runners = await this.pool.candidates();
     if (runners.length === 0) throw noRunner();
-    const lists = await Promise.allSettled(
-      runners.map(async (runner) => {
-        const res = await this.pool.callRunner(runner, '/_runner/v1/models', { signal: options.signal });
-        if (!res.ok) throw await runnerError(res);
-        return ModelList.parse(await res.json()).models;
-      }),
-    );
+    if (runners.length === 1) {
+      return this.#catalogOf(runners[0]!, options.signal).catch((err: unknown) => {
+        throw err instanceof AppError ? err : noRunner(1);
+      });
+    }
+    const lists = await Promise.allSettled(runners.map((runner) => this.#catalogOf(runner, options.signal)));
     const merged = new Map<string, ModelSummary>();
     let answered = false;
     for (const list of lists) {
@@ -55,6 +54,12 @@ export class RemoteInference implements Inference {
       throw noRunner(runners.length);
     }
     return [...merged.values()];
+  }
+
+  async #catalogOf(runner: RunnerState, signal: AbortSignal | undefined): Promise<ModelSummary[]> {
+    const res = await this.pool.callRunner(runner, '/_runner/v1/models', { signal });
+    if (!res.ok) throw await runnerError(res);
+    return ModelList.parse(await res.json()).models;
   }
 
   async status(): Promise<RunnerStatus[]> {
