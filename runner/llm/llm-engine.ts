@@ -64,6 +64,13 @@ interface Loaded {
 
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
 
+/** What a chat request turns into before a sequence is lent. */
+interface Plan {
+  history: ChatHistoryItem[];
+  functions: ReturnType<typeof offeredFunctions>;
+  grammar: LlamaGrammar | undefined;
+}
+
 /**
  * LLMs on node-llama-cpp: loading (download on demand, memory check, LRU
  * eviction, idle unload), and chat on per-session sequences so a follow-up
@@ -165,33 +172,29 @@ export class LlmEngine {
     if (request.tools?.length && request.responseFormat && request.responseFormat.type !== 'text') {
       throw new AppError(400, 'response_format: cannot be combined with tools', { param: 'response_format' });
     }
-    // Tool results and call arguments: a 400 that names the request's own message, before a sequence is lent.
-    toChatHistory(request.messages);
-    offeredFunctions(request);
-    let loaded = this.#loaded.get(request.model);
-    if (!loaded) {
-      const file = await this.#opts.files.ensure(request.model, entry, { signal });
-      loaded = await this.#ensureLoaded(request.model, file.path);
-    }
-    const grammar = await this.#grammar(request);
+    // Everything that can be a 400 (tool results, call arguments, tool_choice, schema) fails before a sequence is lent.
+    const plan: Plan = {
+      history: systemFirst(toChatHistory(request.messages)),
+      functions: offeredFunctions(request),
+      grammar: await this.#grammar(request),
+    };
+    const loaded = await this.#ready(request.model, entry, signal);
     const slot = await loaded.slots.acquire(sessionId, signal);
     loaded.lastUsed = Date.now();
     clearTimeout(loaded.idleTimer);
-    return this.#generate(loaded, slot, request, grammar, signal);
+    return this.#generate(loaded, slot, request, plan, signal);
   }
 
   #generate(
     loaded: Loaded,
     slot: Slot,
     request: ChatRequest,
-    grammar: LlamaGrammar | undefined,
+    { history, functions, grammar }: Plan,
     signal: AbortSignal | undefined,
   ): AsyncIterable<ChatEvent> {
     const stop = slot.stop!;
     const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
     const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const history = toChatHistory(withSystem(request.messages));
-    const functions = offeredFunctions(request);
     const onTextChunk = (text: string) => queue.push({ type: 'text', text });
     // Plain-text answers that fit the context decode in lock-step with the other sessions; the rest goes through LlamaChat.
     const prompt = request.tools?.length || grammar ? null : lockstepPrompt(loaded.model, history);
@@ -291,9 +294,7 @@ export class LlmEngine {
     const entry = this.entry(model);
     if (entry.kind !== 'embedding')
       throw new AppError(400, `Model ${model} is not an embedding model`, { param: 'model' });
-    let loaded = this.#loaded.get(model);
-    if (!loaded)
-      loaded = await this.#ensureLoaded(model, (await this.#opts.files.ensure(model, entry, { signal })).path);
+    const loaded = await this.#ready(model, entry, signal);
     clearTimeout(loaded.idleTimer);
     try {
       const vectors: number[][] = [];
@@ -322,6 +323,14 @@ export class LlmEngine {
         param: 'response_format.json_schema.schema',
       });
     }
+  }
+
+  /** The loaded model, fetched and loaded first when it is not (no progress events: chat and embed load on demand). */
+  async #ready(name: string, entry: CatalogEntry, signal: AbortSignal | undefined): Promise<Loaded> {
+    const loaded = this.#loaded.get(name);
+    if (loaded) return loaded;
+    const file = await this.#opts.files.ensure(name, entry, { signal });
+    return this.#ensureLoaded(name, file.path);
   }
 
   #ensureLoaded(name: string, path: string): Promise<Loaded> {
@@ -409,10 +418,9 @@ function lockstepPrompt(model: LlamaModel, history: ChatHistoryItem[]): ChatProm
 }
 
 /** Keeps the last system message first; a default one when there is none. */
-function withSystem(messages: ChatRequest['messages']): ChatRequest['messages'] {
-  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').at(-1);
-  const rest = messages.filter((m) => m.role !== 'system' && m.role !== 'developer');
-  return [system ?? { role: 'system', content: DEFAULT_SYSTEM }, ...rest];
+function systemFirst(history: ChatHistoryItem[]): ChatHistoryItem[] {
+  const system = history.filter((h) => h.type === 'system').at(-1);
+  return [system ?? { type: 'system', text: DEFAULT_SYSTEM }, ...history.filter((h) => h.type !== 'system')];
 }
 
 /** The tools the model may call: none for `tool_choice: "none"`, only the named one for `{type: "function"}`. */
