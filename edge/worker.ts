@@ -1,3 +1,4 @@
+import type { ExecutionContext } from 'hono';
 import { createDb, type D1LikeDatabase } from '../drizzle/db.ts';
 import { createLogger, isLogLevel } from '../shared/log.ts';
 import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
@@ -46,15 +47,13 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
     problems.push('set RUNNER_SECRET (or RUNNER_SIGNING_KEY) to sign calls to runners');
   if (env.MAX_BODY_BYTES && !(Number(env.MAX_BODY_BYTES) > 0))
     problems.push('MAX_BODY_BYTES must be a positive integer');
-  try {
-    createProviderRegistry(env, { providersFile: env.PROVIDERS_JSON });
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
   return problems;
 }
 
-/** Builds the app from the Worker's bindings; Workers isolates keep short caches since they share the database. */
+/**
+ * Builds the app from the Worker's bindings; Workers isolates keep short
+ * caches since they share the database. Throws on a bad `PROVIDERS_JSON`.
+ */
 export function createWorkerApp(env: WorkerEnv): App {
   const db = createDb(
     env.DATABASE_URL ? { url: env.DATABASE_URL, authToken: env.DATABASE_AUTH_TOKEN } : { d1: env.DB! },
@@ -95,6 +94,14 @@ export function createWorkerApp(env: WorkerEnv): App {
   });
 }
 
+function build(env: WorkerEnv): { app: App } | { problems: string[] } {
+  try {
+    return { app: createWorkerApp(env) };
+  } catch (err) {
+    return { problems: [(err as Error).message] };
+  }
+}
+
 /** Per isolate and env: the app, or why the configuration keeps it from serving (checked once). */
 const apps = new WeakMap<object, { app: App } | { problems: string[] }>();
 
@@ -103,7 +110,7 @@ export default {
     let built = apps.get(env);
     if (!built) {
       const problems = workerConfigProblems(env);
-      built = problems.length ? { problems } : { app: createWorkerApp(env) };
+      built = problems.length ? { problems } : build(env);
       apps.set(env, built);
     }
     if ('problems' in built) {
