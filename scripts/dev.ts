@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { d1MigrateArgs, WRANGLER_ENV, wranglerDevArgs } from './wrangler-args.ts';
 
 /**
  * `npm run dev`: a runner (`RUNNER_PORT`, default 8081) and the edge under
@@ -12,13 +13,12 @@ const edgePort = process.env.EDGE_PORT ?? '8787';
 const stateDir = process.env.DEV_STATE_DIR ?? '.wrangler/state';
 const secret = process.env.RUNNER_SECRET ?? randomBytes(24).toString('base64url');
 const runnerUrl = `http://127.0.0.1:${runnerPort}`;
-const quiet = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 
 const children: ChildProcess[] = [];
 function run(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(cmd, args, {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...quiet, ...env },
+    env: { ...process.env, ...WRANGLER_ENV, ...env },
   });
   children.push(child);
   child.on('exit', (code) => {
@@ -41,9 +41,9 @@ process.on('SIGTERM', () => stop(0));
 
 async function applyMigrations(): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], {
+    const child = spawn('wrangler', d1MigrateArgs(stateDir), {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, ...quiet, CI: 'true' },
+      env: { ...process.env, ...WRANGLER_ENV },
     });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`d1 migrations exited ${code}`))));
   });
@@ -56,17 +56,4 @@ run('tsx', ['runner/main.ts', '--runner'], {
   RUNNER_SECRET: secret,
   RUNNER_ID: process.env.RUNNER_ID ?? 'dev-runner',
 });
-run('wrangler', [
-  'dev',
-  '--ip',
-  '127.0.0.1',
-  '--port',
-  edgePort,
-  '--persist-to',
-  stateDir,
-  '--var',
-  `RUNNER_URLS:${runnerUrl}`,
-  '--var',
-  `RUNNER_SECRET:${secret}`,
-  '--show-interactive-dev-session=false',
-]);
+run('wrangler', wranglerDevArgs({ port: edgePort, stateDir, vars: { RUNNER_URLS: runnerUrl, RUNNER_SECRET: secret } }));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { d1MigrateArgs, WRANGLER_ENV, wranglerDevArgs } from '../../scripts/wrangler-args.ts';
 import { freePort, runToEnd, start, untilOk, type Child } from './processes.ts';
 
 export interface WranglerEdgeOptions {
@@ -18,8 +19,6 @@ export interface WranglerEdge {
   apiKey: string;
 }
 
-const QUIET = { CI: 'true', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
-
 /**
  * The edge under `wrangler dev` on a free 127.0.0.1 port: applies the D1
  * migrations to `stateDir`, inserts an API key there, starts wrangler and
@@ -35,12 +34,12 @@ export async function startWranglerEdge({
     name,
     command: process.execPath,
     args: [join(root, 'node_modules/wrangler/bin/wrangler.js'), ...args],
-    env: QUIET,
+    env: WRANGLER_ENV,
     cwd: root,
   });
   const local = ['DB', '--local', '--persist-to', stateDir];
   await runToEnd({
-    ...wrangler('wrangler d1 migrations', ['d1', 'migrations', 'apply', ...local]),
+    ...wrangler('wrangler d1 migrations', d1MigrateArgs(stateDir)),
     timeoutMs: 120_000,
   });
 
@@ -58,22 +57,14 @@ export async function startWranglerEdge({
 
   const port = await freePort();
   const child = start(
-    wrangler('wrangler dev', [
-      'dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      stateDir,
-      '--var',
-      `RUNNER_URLS:${runnerUrl}`,
-      '--var',
-      `RUNNER_SECRET:${runnerSecret}`,
-      '--var',
-      'LOG_LEVEL:warn',
-      '--show-interactive-dev-session=false',
-    ]),
+    wrangler(
+      'wrangler dev',
+      wranglerDevArgs({
+        port,
+        stateDir,
+        vars: { RUNNER_URLS: runnerUrl, RUNNER_SECRET: runnerSecret, LOG_LEVEL: 'warn' },
+      }),
+    ),
   );
   const url = `http://127.0.0.1:${port}`;
   await untilOk(`${url}/health`, child, { timeoutMs: 90_000 });
