@@ -163,3 +163,36 @@ describe('auth', () => {
     expect(res.status).toBe(403);
   });
 });
+
+describe('auth with a JWKS (asymmetric user tokens)', () => {
+  it('verifies EdDSA tokens against keys served at JWKS_URL and refuses HS256 ones', async () => {
+    const { createServer } = await import('node:http');
+    const { exportJWK, generateKeyPair } = await import('jose');
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    const t = await testApp({ anonymous: 'never', tokens: { jwksUrl: `http://127.0.0.1:${port}/jwks.json` } });
+    try {
+      const project = await t.deps.apiKeys.ensureProject('jwks');
+      await t.db.insert(projectMembers).values({ projectId: project.id, userId: 'carol' }).run();
+      const call = (token: string) =>
+        t.app.request('/v1/session', { headers: { authorization: `Bearer ${token}`, 'x-project-id': project.id } });
+      const good = await new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+        .setSubject('carol')
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      expect((await call(good)).status).toBe(200);
+      const symmetric = await userToken('carol');
+      expect((await call(symmetric)).status).toBe(401);
+    } finally {
+      t.cleanup();
+      server.close();
+    }
+  });
+});

@@ -53,6 +53,9 @@ describe('edge on workerd', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(await res.json()).toMatchObject({ error: { code: 'no_runner' } });
+    const ready = await SELF.fetch('http://127.0.0.1/ready');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'not_ready', database: 'ok', runners: 0 });
   });
 
   it('answers a CORS preflight without auth', async () => {
