@@ -6,7 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { createRunnerSigner } from '../shared/runner-token.ts';
 import { compare, formatReport, problems, type Outcome, type Outcomes } from './lib/gateway-report.ts';
 import { measure } from './lib/load.ts';
-import { listeningUrl, runToEnd, start, stop, stopAll, stopChildrenOnExit, type Child } from './lib/processes.ts';
+import {
+  listeningUrl,
+  runToEnd,
+  start,
+  stop,
+  stopAll,
+  stopChildrenOnExit,
+  type Child,
+} from '../test/helpers/child-processes.ts';
 import { startWranglerEdge } from './lib/wrangler-edge.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

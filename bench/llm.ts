@@ -9,7 +9,7 @@ import { parseSSE } from '../shared/sse.ts';
 import { buildTinyLlama } from '../test/fixtures/tiny-llama.ts';
 import { measureBatching } from './lib/llm-batching.ts';
 import { measureDownloadThroughput } from './lib/download-throughput.ts';
-import { listeningUrl, start, stopAll, stopChildrenOnExit } from './lib/processes.ts';
+import { listeningUrl, start, stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 300);
 const ROUNDS = 3;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { d1MigrateArgs, WRANGLER_ENV, wranglerDevArgs } from '../../scripts/wrangler-args.ts';
-import { freePort, runToEnd, start, untilOk, type Child } from './processes.ts';
+import { freePort, runToEnd, start, untilOk, type Child } from '../../test/helpers/child-processes.ts';
 
 export interface WranglerEdgeOptions {
   /** The repository root (where wrangler.toml is). */

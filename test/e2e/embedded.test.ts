@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runToEnd, startListening, type Started } from '../helpers/processes.ts';
+import { runScript, startListening, type Started } from '../helpers/processes.ts';
 
 describe('npm start (embedded)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgerunner-e2e-'));
@@ -29,7 +29,7 @@ describe('npm start (embedded)', () => {
     const again = await fetch(`${second.url}/v1/session`, { headers: { 'x-session-id': sessionId } });
     expect(again.headers.get('x-session-id')).toBe(sessionId);
 
-    const made = await runToEnd('keys', { DATA_DIR: dataDir }, ['create', '--project', 'e2e']);
+    const made = await runScript('keys', { DATA_DIR: dataDir }, ['create', '--project', 'e2e']);
     expect(made.code).toBe(0);
     const key = made.stdout.trim();
     expect(key).toMatch(/^apiKey\.\d+\.\w+$/);
@@ -39,13 +39,13 @@ describe('npm start (embedded)', () => {
       .toBe(401);
     const withKey = await fetch(`${second.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     expect(withKey.status).toBe(200);
-    const listed = await runToEnd('keys', { DATA_DIR: dataDir }, ['list']);
+    const listed = await runScript('keys', { DATA_DIR: dataDir }, ['list']);
     expect(listed.stdout).toContain('e2e');
     expect(listed.stdout).not.toContain(key.split('.')[2]);
   });
 
   it('exits non-zero with a message naming the variable on bad configuration', async () => {
-    const result = await runToEnd('start', { DATA_DIR: dataDir, PORT: 'eighty' });
+    const result = await runScript('start', { DATA_DIR: dataDir, PORT: 'eighty' });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('PORT must be an integer');
   });

@@ -2,31 +2,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, npmRun, waitFor } from '../helpers/processes.ts';
+import { stop } from '../helpers/child-processes.ts';
+import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
 
 /** `npm run dev`: a runner plus the edge under `wrangler dev` (workerd, local D1). */
 describe('npm run dev (wrangler dev edge + runner)', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'edgerunner-wrangler-'));
   let edge = '';
   let child: ReturnType<typeof npmRun>;
-  let output = '';
 
   beforeAll(async () => {
     const [edgePort, runnerPort] = [await freePort(), await freePort()];
     edge = `http://127.0.0.1:${edgePort}`;
     child = npmRun('dev', { EDGE_PORT: String(edgePort), RUNNER_PORT: String(runnerPort), DEV_STATE_DIR: stateDir });
-    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    await waitFor(`${edge}/health`, { timeoutMs: 90_000 }).catch((err: Error) => {
-      throw new Error(`${err.message}\n${output}`);
-    });
+    await untilOk(`${edge}/health`, child, { timeoutMs: 90_000 });
   });
   afterAll(async () => {
-    if (child?.pid) {
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(-child.pid, 'SIGTERM');
-      await exited;
-    }
+    if (child) await stop(child);
     rmSync(stateDir, { recursive: true, force: true });
   });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 
 /** A child started in its own process group, so npm/tsx/wrangler grandchildren stop with it. */
 export interface Child {
@@ -133,4 +134,14 @@ export function stopChildrenOnExit(): void {
   process.once('exit', () => started.forEach((c) => signalGroup(c, 'SIGKILL')));
 }
 
-export { freePort } from '../../test/helpers/processes.ts';
+/** A TCP port free on 127.0.0.1 now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
