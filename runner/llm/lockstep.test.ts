@@ -23,30 +23,36 @@ interface Loaded {
   batcher: LockstepBatcher;
   /** Sequences per decode batch of the context, in order. */
   decodes: number[];
+  /** Tokens per decode batch, in order. */
+  decodedTokens: number[];
 }
 
 /** A context whose batching strategy records every decode batch (a public node-llama-cpp hook). */
-async function load(name: keyof typeof TINY_CATALOG.models, sequences = 4): Promise<Loaded> {
+async function load(name: keyof typeof TINY_CATALOG.models, sequences = 4, batchSize?: number): Promise<Loaded> {
   const llama = await llamaRuntime();
   const model = await llama.loadModel({ modelPath: TINY_CATALOG.models[name]!.source });
   const decodes: number[] = [];
+  const decodedTokens: number[] = [];
   const context = await model.createContext({
     sequences,
     contextSize: 1024,
+    batchSize,
     threads: 1,
     batching: {
       itemPrioritizationStrategy: ({ items, size }: { items: readonly BatchItem[]; size: number }) => {
         decodes.push(items.length);
         let left = size;
-        return items.map((item): PrioritizedBatchItem => {
+        const batch = items.map((item): PrioritizedBatchItem => {
           const processAmount = Math.min(item.tokens.length, left);
           left -= processAmount;
           return { item, processAmount };
         });
+        decodedTokens.push(size - left);
+        return batch;
       },
     },
   });
-  return { model, context, batcher: new LockstepBatcher(context), decodes };
+  return { model, context, batcher: new LockstepBatcher(context), decodes, decodedTokens };
 }
 
 const chat = (content: string, ...before: ChatMessage[]): ChatMessage[] => [
@@ -93,6 +99,58 @@ async function viaLockstep(l: Loaded, messages: ChatMessage[], options: Lockstep
     return result;
   } finally {
     await sequence.dispose();
+  }
+}
+
+/**
+ * A stream runs on one sequence of `l`; once it has 3 tokens, a long prompt arrives on another.
+ * Counts the running stream's tokens from the prompt's arrival to its first answer token.
+ */
+async function duringPrefill(l: Loaded, batcher: LockstepBatcher, content: string) {
+  const running = l.context.getSequence();
+  const arriving = l.context.getSequence();
+  const stop = new AbortController();
+  try {
+    let tokens = 0;
+    let atArrival = -1;
+    let atFirstAnswer = -1;
+    let arrival: Promise<unknown> | undefined;
+    let answer = '';
+    const long = prompt(l.model, chat(content));
+    const start = { steps: 0, promptChunks: 0, decodes: 0 };
+    const stream = batcher.generate(running, prompt(l.model, chat('count')).tokens, {
+      maxTokens: 900,
+      signal: stop.signal,
+      onTextChunk: () => {
+        if (++tokens !== 3) return;
+        atArrival = tokens;
+        Object.assign(start, { ...batcher.stats, decodes: l.decodes.length });
+        arrival = batcher.generate(arriving, long.tokens, {
+          maxTokens: 5,
+          onTextChunk: (text) => {
+            if (!answer) atFirstAnswer = tokens;
+            answer += text;
+          },
+        });
+        void arrival.finally(() => stop.abort());
+      },
+    });
+    await stream;
+    await arrival;
+    const end = batcher.stats;
+    return {
+      prompt: long.tokens.length,
+      runningTokens: atFirstAnswer - atArrival,
+      answer,
+      batcher: { steps: end.steps - start.steps, promptChunks: end.promptChunks - start.promptChunks },
+      // The decodes from the prompt's arrival until both streams ended.
+      decodes: l.decodes.slice(start.decodes),
+      decodedTokens: l.decodedTokens.slice(start.decodes),
+    };
+  } finally {
+    stop.abort();
+    await running.dispose();
+    await arriving.dispose();
   }
 }
 
@@ -266,6 +324,64 @@ describe('lock-step batched decoding', () => {
     expect(batches.length).toBe(stepsTaken);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(generated);
     expect(batches[0]).toBe(4);
+  });
+
+  it('reads a long prompt in pieces of at most the batch size while a running stream keeps getting tokens', async () => {
+    const l = await load('tiny-loop', 2, 16);
+    const longPrompt = (batcher: LockstepBatcher) => duringPrefill(l, batcher, 'word '.repeat(100));
+    try {
+      const whole = await longPrompt(new LockstepBatcher(l.context, { prefillChunk: false }));
+      const chunked = await longPrompt(l.batcher);
+      expect(chunked.prompt).toBeGreaterThan(160);
+      expect(whole.prompt).toBe(chunked.prompt);
+
+      // Before: the whole prompt in one step; the running stream gets the token decoded with the prompt's first batch, then waits.
+      expect(whole.runningTokens).toBeLessThanOrEqual(1);
+      expect(whole.batcher.promptChunks).toBe(0);
+      // After: one decode per step, each the running stream's next token plus at most 15 prompt tokens.
+      const steps = Math.ceil(chunked.prompt / 15);
+      expect(chunked.batcher.promptChunks).toBeGreaterThanOrEqual(steps - 1);
+      expect(chunked.runningTokens).toBeGreaterThanOrEqual(steps - 2);
+      expect(Math.max(...chunked.decodedTokens)).toBeLessThanOrEqual(16);
+      expect(chunked.decodes.every((n) => n === 2)).toBe(true);
+      expect(chunked.decodes.length).toBe(chunked.batcher.steps);
+      // The long prompt's answer is the one it gets alone.
+      expect(chunked.answer).toBe(whole.answer);
+    } finally {
+      l.batcher.dispose();
+      await l.context.dispose();
+      await l.model.dispose();
+    }
+  });
+
+  it('a prompt read in pieces gets the answer it gets in one piece', async () => {
+    const l = await load('tiny-random', 1, 16);
+    try {
+      const p = prompt(l.model, chat('the quick brown fox jumps over the lazy dog '.repeat(6)));
+      expect(p.tokens.length).toBeGreaterThan(100);
+      const answer = async (batcher: LockstepBatcher) => {
+        const sequence = l.context.getSequence();
+        try {
+          return (await batcher.generate(sequence, p.tokens, { maxTokens: 30 })).text;
+        } finally {
+          await sequence.dispose();
+        }
+      };
+      const whole = await answer(new LockstepBatcher(l.context, { prefillChunk: false }));
+      const before = l.batcher.stats.promptChunks;
+      expect(await answer(l.batcher)).toBe(whole);
+      expect(l.batcher.stats.promptChunks - before).toBeGreaterThanOrEqual(Math.floor(p.tokens.length / 16));
+    } finally {
+      l.batcher.dispose();
+      await l.context.dispose();
+      await l.model.dispose();
+    }
+  });
+
+  it('refuses a prefill chunk that is not a positive integer', () => {
+    for (const prefillChunk of [0, -1, 1.5]) {
+      expect(() => new LockstepBatcher(models.chat.context, { prefillChunk })).toThrow(RangeError);
+    }
   });
 
   it('detokenizes incrementally without splitting a multi-byte character', () => {

@@ -46,6 +46,18 @@ export interface LockstepStats {
   steps: number;
   /** Evaluations submitted over all steps (one per active generation per step). */
   evaluations: number;
+  /** Evaluations that read a piece of a prompt without sampling (the prompt did not fit one step). */
+  promptChunks: number;
+}
+
+export interface LockstepBatcherOptions {
+  /**
+   * Prompt tokens one generation evaluates per step at most. A step holds at most the context's batch size of
+   * tokens: the running generations' next tokens first, then pieces of new prompts, so running streams keep
+   * getting a token per step while a long prompt is read (as llama-server does). Default the context's batch
+   * size; `false` evaluates a whole prompt in one step, during which every other generation waits.
+   */
+  prefillChunk?: number | false;
 }
 
 /** The prompt plus the tokens to generate do not fit the sequence's context (use LlamaChat, which shifts the context). */
@@ -78,11 +90,19 @@ const PENALTY_LAST_TOKENS = 64;
  */
 export class LockstepBatcher {
   readonly #active = new Set<Generation>();
-  readonly #stats: LockstepStats = { steps: 0, evaluations: 0 };
+  readonly #stats: LockstepStats = { steps: 0, evaluations: 0, promptChunks: 0 };
+  readonly #prefillChunk: number | false;
   #running = false;
   #disposed = false;
 
-  constructor(readonly context: LlamaContext) {}
+  constructor(
+    readonly context: LlamaContext,
+    { prefillChunk = context.batchSize }: LockstepBatcherOptions = {},
+  ) {
+    if (prefillChunk !== false && !(Number.isInteger(prefillChunk) && prefillChunk >= 1))
+      throw new RangeError(`prefillChunk must be a positive integer or false, got ${prefillChunk}`);
+    this.#prefillChunk = prefillChunk;
+  }
 
   get stats(): LockstepStats {
     return { ...this.#stats };
@@ -152,11 +172,11 @@ export class LockstepBatcher {
         while (this.#active.size > 0) {
           // Let the context's dispatcher finish the last batch first, so that the whole step lands in one batch.
           await new Promise<void>((resolve) => setImmediate(resolve));
-          const step = [...this.#active];
-          if (step.length === 0) break;
+          const step = this.#plan();
+          if (step.length === 0) continue;
           this.#stats.steps++;
           this.#stats.evaluations += step.length;
-          await Promise.all(step.map((g) => this.#step(g)));
+          await Promise.all(step.map(([g, take]) => this.#step(g, take)));
         }
       } finally {
         this.#running = false;
@@ -164,9 +184,44 @@ export class LockstepBatcher {
     })();
   }
 
-  async #step(g: Generation): Promise<void> {
+  /**
+   * What each active generation evaluates this step: its next token, or the next piece of its prompt, in
+   * arrival order until the batch is full (a prompt that gets no room waits for the next step). Sorted by
+   * sequence id: llama.cpp decodes a multi-sequence batch in one pass only in ascending order.
+   */
+  #plan(): [Generation, number][] {
+    const waiting = [...this.#active].filter((g) => {
+      if (g.options.signal?.aborted) this.#finish(g, 'abort');
+      return this.#active.has(g);
+    });
+    let room = this.context.batchSize - waiting.filter((g) => g.input.length === 1).length;
+    const step: [Generation, number][] = [];
+    for (const g of waiting) {
+      if (g.input.length === 1 || this.#prefillChunk === false) {
+        step.push([g, g.input.length]);
+        continue;
+      }
+      const take = Math.min(g.input.length, this.#prefillChunk, room);
+      if (take < 1) continue;
+      room -= take;
+      step.push([g, take]);
+    }
+    return step.sort(([a], [b]) => sequenceOrder(a.sequence) - sequenceOrder(b.sequence));
+  }
+
+  async #step(g: Generation, take: number): Promise<void> {
     if (g.options.signal?.aborted) return this.#finish(g, 'abort');
     const last = g.input.length - 1;
+    if (take <= last) {
+      this.#stats.promptChunks++;
+      try {
+        await g.sequence.controlledEvaluate(g.input.slice(0, take));
+        g.input = g.input.slice(take);
+      } catch (err) {
+        if (this.#active.delete(g)) g.reject(err);
+      }
+      return;
+    }
     const items: ControlledEvaluateInputItem[] = g.input.map((token, i) =>
       i === last ? [token, { generateNext: { token: true, options: this.#sampling(g) } }] : token,
     );
@@ -221,6 +276,12 @@ export class LockstepBatcher {
           : undefined,
     };
   }
+}
+
+// node-llama-cpp keeps a sequence's id internal; without it the order of arrival stands.
+function sequenceOrder(sequence: LlamaContextSequence): number {
+  const id = (sequence as unknown as { _sequenceId?: unknown })._sequenceId;
+  return typeof id === 'number' ? id : 0;
 }
 
 /** A 32-bit seed for the token at `index`: derived from `seed` (repeatable), else random. */
