@@ -9,6 +9,7 @@ import { parseSSE } from '../shared/sse.ts';
 import { buildTinyLlama } from '../test/fixtures/tiny-llama.ts';
 import { measureBatching } from './lib/llm-batching.ts';
 import { measureDownloadThroughput } from './lib/download-throughput.ts';
+import { measurePrefillStall } from './lib/llm-prefill-stall.ts';
 import { listeningUrl, start, stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 300);
@@ -64,6 +65,7 @@ async function* httpChunks(url: string, session: string | undefined, messages: C
  * streaming tokens/s through HTTP (embedded server) vs node-llama-cpp in process;
  * aggregate tokens/s with 4 concurrent sessions vs 1;
  * second-turn time to first token with a long shared history vs the first turn;
+ * a running stream's p99 inter-token gap while a 4k-token prompt arrives, prefill in chunks vs whole;
  * model download throughput vs a plain fetch from the same local server.
  */
 export async function run(): Promise<void> {
@@ -141,6 +143,7 @@ export async function run(): Promise<void> {
     await engine.dispose();
 
     const batching = await measureBatching({ sessions: [1, 4], threads: defaultThreads() });
+    const stall = await measurePrefillStall({ promptTokens: 4096, threads: defaultThreads() });
     const download = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024 });
 
     const rows = [
@@ -157,6 +160,7 @@ export async function run(): Promise<void> {
         `${ratio(median(secondTurn), median(firstTurn))}× (goal ≤ 0.3)`,
       ],
       ...batching.rows,
+      ...stall.rows,
       ['download MB/s, plain fetch', download.fetchMBps.toFixed(0), ''],
       [
         'download MB/s, edgerunner downloader',
