@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { AppError } from '../shared/errors.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../shared/limits.ts';
+import { LocalAccess } from './auth/local-access.ts';
 import type { AppDeps, AppEnv } from './env.ts';
 import { authenticate } from './middleware/auth.ts';
 import { corsAll } from './middleware/cors.ts';
@@ -18,8 +20,7 @@ import { stopRoutes } from './routes/stop.ts';
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Default request body limit: 25 MB. */
-export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES };
 
 /** The whole public API, the same on Node and on Workers; every service comes in through `deps`. */
 export function createApp(deps: AppDeps) {
@@ -27,7 +28,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
-  app.use(corsAll());
+  app.use(corsAll(new LocalAccess(deps, { corsOrigins: deps.corsOrigins })));
   const limit = bodyLimit({
     maxSize,
     onError: () => {

@@ -1,11 +1,2 @@
-import type { Context } from 'hono';
-import { toSSE, type ToSSEOptions } from '../shared/sse.ts';
-
-/** Streams `source` as SSE through the context (so CORS and session headers apply). */
-export function sseResponse(c: Context, source: AsyncIterable<unknown>, options: ToSSEOptions = {}): Response {
-  return c.body(toSSE(source, options), 200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  });
-}
+// SSE responses are built in shared/ (the runner rpc streams too); edge routes keep importing from here.
+export { sseResponse } from '../shared/sse-response.ts';

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { JWK } from 'jose';
-import { DEFAULT_MAX_BODY_BYTES } from '../edge/app.ts';
-import type { TokenConfig } from '../edge/auth/tokens.ts';
 import { isLogLevel, type LogLevel } from '../shared/log.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../shared/limits.ts';
 import type { RunnerKey } from '../shared/runner-token.ts';
+import type { TokenConfig } from '../shared/token-config.ts';
 import { defaultThreads } from './llm/llama-runtime.ts';
 import { parseDuration } from '../shared/duration.ts';
 

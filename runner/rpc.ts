@@ -1,14 +1,14 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { z } from 'zod';
-import { notFound, onError, toAppError } from '../edge/middleware/errors.ts';
-import { sseResponse } from '../edge/sse-response.ts';
-import { validate } from '../edge/validate.ts';
 import { AppError } from '../shared/errors.ts';
+import { notFound, onError, toAppError } from '../shared/http-errors.ts';
 import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
+import { sseResponse } from '../shared/sse-response.ts';
+import { validate } from '../shared/validate.ts';
 
 export interface RunnerRpcDeps {
   runnerId: string;

@@ -6,16 +6,9 @@ import { AppError } from '../../shared/errors.ts';
 import type { Principal } from '../env.ts';
 import { TtlCache } from './ttl-cache.ts';
 
-export interface TokenConfig {
-  /** HS256/384/512 secret for `Authorization: Bearer <jwt>` (`JWT_SECRET`). */
-  jwtSecret?: string;
-  /** JWKS for bearer tokens signed with asymmetric keys (`JWKS_URL`). */
-  jwksUrl?: string;
-  jwtIssuer?: string;
-  jwtAudience?: string;
-  /** HS256 secret for `Authorization: Entity <jwt>` (`ENTITY_SECRET`). */
-  entitySecret?: string;
-}
+import type { TokenConfig } from '../../shared/token-config.ts';
+
+export type { TokenConfig };
 
 const HMAC = ['HS256', 'HS384', 'HS512'];
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
