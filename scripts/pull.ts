@@ -32,6 +32,10 @@ async function main(names: string[]): Promise<number> {
     modelsDir: config.modelsDir,
     hfToken: config.hfToken,
     hfEndpoint: config.hfEndpoint,
+    onLockWait: (name, holder) =>
+      console.error(
+        `pull: ${name} is being downloaded by ${holder ? `process ${holder.pid} on ${holder.hostname}` : 'another process'}; waiting for it`,
+      ),
   });
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.ts';
@@ -245,6 +247,125 @@ describe.each([
     const signal = AbortSignal.abort();
     await expect(downloads().download('m', { source: SOURCE }, { signal })).rejects.toThrow(/abort/i);
     expect(hub.requests).toEqual([]);
+  });
+});
+
+describe.each([
+  ['undici', undefined],
+  ['fetch', globalThis.fetch],
+])('verified by default through %s, with the hub’s X-Linked-Size and X-Linked-Etag', (_transport, fetch) => {
+  const downloads = () => new Downloads({ modelsDir, hfEndpoint: hub.url, fetch });
+  const tampered = Buffer.from(bytes);
+  tampered[SIZE >> 1]! ^= 1;
+
+  it.each([false, true])('deletes a file whose bytes are not the hub’s sha256 (redirect: %s)', async (redirect) => {
+    hub.setRedirect(redirect);
+    hub.setServed('acme/tiny/model.gguf', tampered);
+    const err = await rejection(downloads().download('m', { source: SOURCE }));
+    expect(err.status).toBe(502);
+    expect(err.message).toContain(`expected ${sha256} (the hub’s X-Linked-Etag), actual`);
+    expect(await sizeOf(target)).toBeUndefined();
+    expect(await sizeOf(`${target}.partial`)).toBeUndefined();
+
+    hub.setServed('acme/tiny/model.gguf', null);
+    expect(await downloads().download('m', { source: SOURCE })).toMatchObject({ status: 'completed' });
+    await expectModelFile();
+  });
+
+  it('deletes a file shorter than the hub’s size', async () => {
+    hub.setRedirect(true);
+    hub.setServed('acme/tiny/model.gguf', bytes.subarray(0, SIZE - 10));
+    const err = await rejection(downloads().download('m', { source: SOURCE }));
+    expect(err.message).toContain(`expected ${SIZE} bytes (the hub’s X-Linked-Size), got ${SIZE - 10}`);
+    expect(await sizeOf(`${target}.partial`)).toBeUndefined();
+  });
+
+  it('hashes what an earlier transfer left too', async () => {
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(`${target}.partial`, randomBytes(1000));
+    const err = await rejection(downloads().download('m', { source: SOURCE }));
+    expect(gets()[0]!.range).toBe('bytes=1000-');
+    expect(err.message).toContain('X-Linked-Etag');
+    expect(await sizeOf(`${target}.partial`)).toBeUndefined();
+
+    // A partial that is a true prefix resumes and passes.
+    await writeFile(`${target}.partial`, bytes.subarray(0, 1000));
+    expect(await downloads().download('m', { source: SOURCE })).toMatchObject({ status: 'completed' });
+    await expectModelFile();
+  });
+
+  it('takes a file without X-Linked headers as sent (nothing to check it against)', async () => {
+    const plain = await startHubServer({ files: { 'acme/tiny/model.gguf': tampered }, lfs: false });
+    try {
+      const d = new Downloads({ modelsDir, hfEndpoint: plain.url, fetch });
+      expect(await d.download('m', { source: SOURCE })).toMatchObject({ status: 'completed' });
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('one download of a file at a time, across processes', () => {
+  const lockFile = () => `${target}.partial.lock`;
+  const exitedPid = async () => {
+    const child = spawn(process.execPath, ['-e', '']);
+    await once(child, 'exit');
+    return child.pid!;
+  };
+  const writeLock = async (pid: number, host = hostname()) => {
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(lockFile(), JSON.stringify({ pid, hostname: host, since: new Date().toISOString(), token: 'x' }));
+  };
+
+  it('a second downloader waits for the first, then finds the file in place', async () => {
+    const waits: string[] = [];
+    const first = new Downloads({ modelsDir, hfEndpoint: hub.url });
+    const second = new Downloads({ modelsDir, hfEndpoint: hub.url, onLockWait: (name) => waits.push(name) });
+    let pending: Promise<unknown> | undefined;
+    const a = first.download(
+      'm',
+      { source: SOURCE },
+      { onProgress: () => void (pending ??= second.download('m', { source: SOURCE })) },
+    );
+    expect(await a).toEqual({ path: target, status: 'completed' });
+    expect(await pending).toEqual({ path: target, status: 'exists' });
+    expect(waits).toEqual(['m']);
+    expect(gets()).toHaveLength(1);
+    await expectModelFile();
+    expect(await sizeOf(lockFile())).toBeUndefined();
+  });
+
+  it('waits while a live process holds the lock; an abort stops the wait; its exit frees it', async () => {
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      await writeLock(holder.pid!);
+      const stop = new AbortController();
+      const d = new Downloads({ modelsDir, hfEndpoint: hub.url, onLockWait: () => stop.abort() });
+      await expect(d.download('m', { source: SOURCE }, { signal: stop.signal })).rejects.toThrow(/abort/i);
+      expect(hub.requests).toEqual([]);
+
+      const later = d.download('m', { source: SOURCE });
+      holder.kill();
+      expect(await later).toMatchObject({ status: 'completed' });
+      await expectModelFile();
+      expect(await sizeOf(lockFile())).toBeUndefined();
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it('takes over a lock whose process is gone, or one not refreshed for 30 s from another machine', async () => {
+    await writeLock(await exitedPid());
+    const d = new Downloads({ modelsDir, hfEndpoint: hub.url });
+    expect(await d.download('m', { source: SOURCE })).toMatchObject({ status: 'completed' });
+    await expectModelFile();
+
+    await rm(target);
+    await writeLock(process.pid, 'another-machine');
+    const old = new Date(Date.now() - 31_000);
+    await utimes(lockFile(), old, old);
+    expect(await d.download('m', { source: SOURCE })).toMatchObject({ status: 'completed' });
+    expect(await sizeOf(lockFile())).toBeUndefined();
   });
 });
 

@@ -1,12 +1,13 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
-import { Agent, interceptors, request } from 'undici';
+import { Agent, request } from 'undici';
 import { AppError } from '../../shared/errors.ts';
+import { BackgroundSha256 } from './background-sha256.ts';
+import { acquireFileLock, type LockHolder } from './file-lock.ts';
 
 /** The hub used when HF_ENDPOINT is not set. */
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co/';
@@ -70,9 +71,9 @@ function badSource(source: string, why: string): AppError {
 
 export interface DownloadEntry {
   source: string;
-  /** Expected size in bytes, checked when known. */
+  /** Expected size in bytes; default the hub's `X-Linked-Size` (LFS files), else the response's length. */
   size?: number;
-  /** Expected SHA-256 (hex), checked when known. */
+  /** Expected SHA-256 (hex); default the hub's `X-Linked-Etag` (LFS files), else none. */
   sha256?: string;
 }
 
@@ -99,9 +100,11 @@ export interface DownloadsOptions {
   /**
    * Transfers go through this `fetch` when given. Default: undici's request API on a keep-alive agent that
    * follows redirects (dropping `Authorization` across origins, as fetch does), which streams to disk faster
-   * than Node's `fetch` and its web streams.
+   * than Node's `fetch` and its web streams. Redirects are followed by the downloader either way.
    */
   fetch?: typeof globalThis.fetch;
+  /** Called when another process (or Downloads) is downloading the same file and this one waits for it. */
+  onLockWait?: (name: string, holder: LockHolder | null) => void;
 }
 
 /** One HTTP response, as the downloader reads it. */
@@ -115,7 +118,7 @@ type Open = (url: string, headers: Record<string, string>, signal: AbortSignal) 
 
 function openWithFetch(fetch: typeof globalThis.fetch): Open {
   return async (url, headers, signal) => {
-    const response = await fetch(url, { headers, signal });
+    const response = await fetch(url, { headers, signal, redirect: 'manual' });
     const body = response.body as NodeReadableStream<Uint8Array> | null;
     return {
       status: response.status,
@@ -126,7 +129,7 @@ function openWithFetch(fetch: typeof globalThis.fetch): Open {
 }
 
 function openWithUndici(): Open {
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000 }).compose(interceptors.redirect({ maxRedirections: 10 }));
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   return async (url, headers, signal) => {
     const response = await request(url, { headers, signal, dispatcher });
     return {
@@ -136,6 +139,17 @@ function openWithUndici(): Open {
     };
   };
 }
+
+/** What the hub says of an LFS file on its `resolve` answer (the redirect to its storage). */
+interface Linked {
+  size?: number;
+  sha256?: string;
+}
+
+type Answer = Upstream & { linked: Linked };
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
 
 interface Job {
   readonly name: string;
@@ -149,7 +163,10 @@ interface Job {
  * Fetches remote model files into MODELS_DIR (layout: see {@link resolveSource}); one per process.
  * Bytes go to `<file>.partial`, renamed once complete and verified; an interrupted transfer resumes with a
  * Range request on the next call. Concurrent calls for one file share one transfer and its progress; the
- * transfer stops only when every caller has aborted.
+ * transfer stops only when every caller has aborted. Another process downloading the same file (`npm run
+ * pull` beside the server) holds `<file>.partial.lock`: this one waits for it, then finds the file in place.
+ * Every download is checked against the catalog's size and sha256, else the hub's `X-Linked-Size` and
+ * `X-Linked-Etag`; the hash is computed in a worker thread.
  */
 export class Downloads {
   readonly #modelsDir: string;
@@ -157,8 +174,10 @@ export class Downloads {
   readonly #hfEndpoint: string;
   readonly #open: Open;
   readonly #transfers = new Map<string, Transfer>();
+  readonly #onLockWait: DownloadsOptions['onLockWait'];
 
-  constructor({ modelsDir, hfToken, hfEndpoint = DEFAULT_HF_ENDPOINT, fetch }: DownloadsOptions) {
+  constructor({ modelsDir, hfToken, hfEndpoint = DEFAULT_HF_ENDPOINT, fetch, onLockWait }: DownloadsOptions) {
+    this.#onLockWait = onLockWait;
     this.#modelsDir = modelsDir;
     this.#hfToken = hfToken;
     this.#hfEndpoint = hfEndpoint;
@@ -211,16 +230,41 @@ export class Downloads {
   }
 
   async #fetchToFile(job: Job, signal: AbortSignal, progress: (fraction: number) => void): Promise<DownloadResult> {
-    const { name, entry, url, path } = job;
+    const { name, entry, path } = job;
     const partial = `${path}.partial`;
     await mkdir(dirname(path), { recursive: true });
+    const lock = await acquireFileLock(`${partial}.lock`, {
+      signal,
+      onWait: (holder) => this.#onLockWait?.(name, holder),
+    });
+    try {
+      // Whoever held the lock may have finished the file.
+      const found = await stat(path).catch(() => null);
+      if (found?.isFile() && (entry.size === undefined || found.size === entry.size)) {
+        progress(1);
+        return { path, status: 'exists' };
+      }
+      return await this.#transfer(job, partial, signal, progress);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async #transfer(
+    job: Job,
+    partial: string,
+    signal: AbortSignal,
+    progress: (fraction: number) => void,
+  ): Promise<DownloadResult> {
+    const { name, entry, url, path } = job;
     let offset = (await stat(partial).catch(() => null))?.size ?? 0;
     if (entry.size !== undefined && offset > entry.size) offset = await truncate(partial);
 
     let response = await this.#request(job, offset, signal);
     if (response.status === 416) {
       discard(response);
-      if (offset > 0 && rangeTotal(response.header('content-range')) === offset) response = complete(offset);
+      if (offset > 0 && rangeTotal(response.header('content-range')) === offset)
+        response = { ...complete(offset), linked: response.linked };
       else response = await this.#request(job, (offset = await truncate(partial)), signal);
     } else if (response.status === 206 && rangeStart(response.header('content-range')) !== offset) {
       discard(response);
@@ -232,22 +276,59 @@ export class Downloads {
     }
     if (response.status === 200) offset = 0;
 
+    const size = entry.size ?? response.linked.size;
+    const sha256 = entry.sha256?.toLowerCase() ?? response.linked.sha256;
     const length = Number(response.header('content-length') ?? NaN);
     const total =
-      rangeTotal(response.header('content-range')) ??
-      (Number.isFinite(length) ? offset + length : (entry.size ?? offset));
-    const hash = entry.sha256 ? createHash('sha256') : null;
-    if (hash && offset > 0) await hashFile(hash, partial, offset, signal);
+      rangeTotal(response.header('content-range')) ?? (Number.isFinite(length) ? offset + length : (size ?? offset));
+    const hasher = sha256 ? new BackgroundSha256(partial) : null;
+    try {
+      hasher?.upTo(offset);
+      const received = await this.#receive(job, response, partial, offset, total, signal, progress, hasher);
+      if (size !== undefined && received !== size) {
+        await rm(partial, { force: true });
+        const from = entry.size === undefined ? ' (the hub’s X-Linked-Size)' : '';
+        const message = `Download of ${name} from ${url}: expected ${size} bytes${from}, got ${received}; deleted`;
+        throw new AppError(502, message, { code: 'download_size_mismatch' });
+      }
+      const actual = await hasher?.digest(received);
+      if (actual !== undefined && actual !== sha256) {
+        await rm(partial, { force: true });
+        const from = entry.sha256 === undefined ? ' (the hub’s X-Linked-Etag)' : '';
+        const message = `sha256 mismatch for ${name} from ${url}: expected ${sha256}${from}, actual ${actual}; deleted`;
+        throw new AppError(502, message, { code: 'checksum_mismatch' });
+      }
+    } finally {
+      await hasher?.dispose();
+    }
+    await rename(partial, path);
+    progress(1);
+    return { path, status: 'completed' };
+  }
 
+  /** Appends the body to the partial file; the bytes now in it. */
+  async #receive(
+    { name, url }: Job,
+    response: Upstream,
+    partial: string,
+    offset: number,
+    total: number,
+    signal: AbortSignal,
+    progress: (fraction: number) => void,
+    hasher: BackgroundSha256 | null,
+  ): Promise<number> {
     let received = offset;
     let failure: unknown = null;
+    let told = offset;
     const report = progressMeter(total, progress);
+    const file = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 8 << 20 });
     async function* counted(body: AsyncIterable<Buffer>) {
       try {
         for await (const chunk of body) {
-          hash?.update(chunk);
           received += chunk.byteLength;
           report(received);
+          // What is on disk already can be hashed while the rest arrives.
+          if (hasher && received - told >= HASH_AHEAD) hasher.upTo((told = offset + file.bytesWritten));
           yield chunk;
         }
       } catch (err) {
@@ -256,10 +337,7 @@ export class Downloads {
     }
     try {
       // A broken or aborted body ends the file cleanly, so every byte received is kept for the resume.
-      await pipeline(
-        counted(response.body),
-        createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 8 << 20 }),
-      );
+      await pipeline(counted(response.body), file);
     } catch (err) {
       throw new AppError(500, `Cannot write ${partial}: ${(err as Error).message}`, { cause: err });
     }
@@ -272,23 +350,35 @@ export class Downloads {
       throw new AppError(502, `Download of ${name} from ${url} ended after ${received} of ${total} bytes`, {
         code: 'download_failed',
       });
-    if (entry.size !== undefined && received !== entry.size) {
-      await rm(partial, { force: true });
-      const message = `Download of ${name} from ${url}: expected ${entry.size} bytes, got ${received}; deleted`;
-      throw new AppError(502, message, { code: 'download_size_mismatch' });
-    }
-    const actual = hash?.digest('hex');
-    if (actual !== undefined && actual !== entry.sha256?.toLowerCase()) {
-      await rm(partial, { force: true });
-      const message = `sha256 mismatch for ${name} from ${url}: expected ${entry.sha256}, actual ${actual}; deleted`;
-      throw new AppError(502, message, { code: 'checksum_mismatch' });
-    }
-    await rename(partial, path);
-    progress(1);
-    return { path, status: 'completed' };
+    return received;
   }
 
-  async #request({ name, url, withToken }: Job, offset: number, signal: AbortSignal): Promise<Upstream> {
+  /** GETs the job's URL from `offset`, following redirects (the token only to the hub's origin). */
+  async #request(job: Job, offset: number, signal: AbortSignal): Promise<Answer> {
+    const linked: Linked = {};
+    let url = job.url;
+    let withToken = job.withToken;
+    for (let hops = 0; ; hops++) {
+      const response = await this.#get(job.name, url, offset, withToken, signal);
+      readLinked(response, linked);
+      const location = response.header('location');
+      if (!REDIRECTS.has(response.status) || !location) return { ...response, linked };
+      discard(response);
+      if (hops === MAX_REDIRECTS)
+        throw new AppError(
+          502,
+          `Download of ${job.name} failed: more than ${MAX_REDIRECTS} redirects from ${job.url}`,
+          {
+            code: 'download_failed',
+          },
+        );
+      const next = new URL(location, url);
+      if (next.origin !== new URL(url).origin) withToken = false;
+      url = next.href;
+    }
+  }
+
+  async #get(name: string, url: string, offset: number, withToken: boolean, signal: AbortSignal): Promise<Upstream> {
     const headers: Record<string, string> = {};
     if (offset > 0) headers.range = `bytes=${offset}-`;
     if (withToken) headers.authorization = `Bearer ${this.#hfToken}`;
@@ -302,6 +392,17 @@ export class Downloads {
       });
     }
   }
+}
+
+// Hash behind the writer in steps of this many bytes.
+const HASH_AHEAD = 16 << 20;
+
+/** The hub's `X-Linked-Size` and `X-Linked-Etag` (an LFS file's sha256, quoted), when a hop sends them. */
+function readLinked(response: Upstream, linked: Linked): void {
+  const size = Number(response.header('x-linked-size') ?? NaN);
+  if (Number.isSafeInteger(size) && size >= 0) linked.size = size;
+  const etag = response.header('x-linked-etag')?.replace(/^W\//, '').replace(/"/g, '').trim().toLowerCase();
+  if (etag && /^[0-9a-f]{64}$/.test(etag)) linked.sha256 = etag;
 }
 
 function discard({ body }: Upstream): void {
@@ -334,11 +435,6 @@ function rangeStart(header: string | undefined): number | undefined {
 function rangeTotal(header: string | undefined): number | undefined {
   const match = header && /\/(\d+)\s*$/.exec(header);
   return match ? Number(match[1]) : undefined;
-}
-
-async function hashFile(hash: Hash, file: string, bytes: number, signal: AbortSignal): Promise<void> {
-  for await (const chunk of createReadStream(file, { end: bytes - 1, highWaterMark: 1 << 20, signal }))
-    hash.update(chunk as Buffer);
 }
 
 function progressMeter(total: number, emit: (fraction: number) => void): (received: number) => void {

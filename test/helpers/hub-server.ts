@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,6 +12,11 @@ export interface HubServerOptions {
   dir?: string;
   /** When set, every request must carry `Authorization: Bearer <token>` (else 401). */
   token?: string;
+  /**
+   * Files are LFS files: `resolve` answers (the redirect, or the file itself without redirect) carry
+   * `X-Linked-Size` and `X-Linked-Etag: "<sha256>"`, as the real hub sends them. Default true.
+   */
+  lfs?: boolean;
 }
 
 export interface HubRequest {
@@ -26,6 +32,8 @@ export interface HubServer {
   /** Every request received, in order. */
   requests: HubRequest[];
   setFile(key: string, bytes: Uint8Array): void;
+  /** Serve these bytes for `key` while its `X-Linked-*` headers still describe the file (a corrupting store); `null` undoes it. */
+  setServed(key: string, bytes: Uint8Array | null): void;
   /** Bodies stop after this many bytes and the socket is destroyed; `null` serves whole bodies. */
   setDropAfter(bytes: number | null): void;
   /** Answer ranged requests with the whole file (200), like a server without Range support. */
@@ -46,15 +54,22 @@ const CDN = /^\/cdn\/(.+)$/;
  * its end), an optional required token, an optional redirect to `/cdn/…`, a drop mode for resume tests, and
  * a request log.
  */
-export async function startHubServer({ files = {}, dir, token }: HubServerOptions = {}): Promise<HubServer> {
+export async function startHubServer({
+  files = {},
+  dir,
+  token,
+  lfs = true,
+}: HubServerOptions = {}): Promise<HubServer> {
   const memory = new Map(Object.entries(files));
+  const served = new Map<string, Uint8Array>();
+  const digests = new Map<string, string>();
   const requests: HubRequest[] = [];
   let dropAfter: number | null = null;
   let ignoreRange = false;
   let redirect = false;
 
   async function find(key: string): Promise<Body | null> {
-    const bytes = memory.get(key);
+    const bytes = served.get(key) ?? memory.get(key);
     if (bytes) return { bytes, size: bytes.byteLength };
     if (!dir) return null;
     const root = resolve(dir);
@@ -62,6 +77,23 @@ export async function startHubServer({ files = {}, dir, token }: HubServerOption
     if (!file.startsWith(root + sep)) return null;
     const found = await stat(file).catch(() => null);
     return found?.isFile() ? { file, size: found.size } : null;
+  }
+
+  /** `X-Linked-*` headers describing the file at `key` (not what `setServed` substitutes). */
+  async function linked(key: string): Promise<Record<string, string>> {
+    if (!lfs) return {};
+    const bytes = memory.get(key);
+    const body = bytes ? { bytes, size: bytes.byteLength } : await find(key);
+    if (!body) return {};
+    const id = 'bytes' in body ? `memory:${key}` : `${body.file}:${body.size}:${(await stat(body.file)).mtimeMs}`;
+    let sha256 = digests.get(id);
+    if (!sha256) {
+      const hash = createHash('sha256');
+      if ('bytes' in body) hash.update(body.bytes);
+      else for await (const chunk of createReadStream(body.file)) hash.update(chunk as Buffer);
+      digests.set(id, (sha256 = hash.digest('hex')));
+    }
+    return { 'x-linked-size': String(body.size), 'x-linked-etag': `"${sha256}"` };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -75,7 +107,8 @@ export async function startHubServer({ files = {}, dir, token }: HubServerOption
     if (token && req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end('Unauthorized');
     const resolved = RESOLVE.exec(path);
     const key = resolved ? resolved.slice(1).map(decodeURIComponent).join('/') : CDN.exec(path)?.[1];
-    if (resolved && redirect) return void res.writeHead(302, { location: `/cdn/${key}` }).end();
+    const lfsHeaders = resolved && key ? await linked(key) : {};
+    if (resolved && redirect) return void res.writeHead(302, { location: `/cdn/${key}`, ...lfsHeaders }).end();
     const body = key && (await find(key));
     if (!body) return void res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end('Entry not found');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405).end();
@@ -87,6 +120,7 @@ export async function startHubServer({ files = {}, dir, token }: HubServerOption
       'accept-ranges': 'bytes',
       'content-type': 'application/octet-stream',
       'content-length': end - start + 1,
+      ...lfsHeaders,
     };
     if (range) headers['content-range'] = `bytes ${start}-${end}/${body.size}`;
     res.writeHead(range ? 206 : 200, headers);
@@ -112,7 +146,11 @@ export async function startHubServer({ files = {}, dir, token }: HubServerOption
   return {
     url: `http://127.0.0.1:${port}/`,
     requests,
-    setFile: (key, bytes) => void memory.set(key, bytes),
+    setFile: (key, bytes) => {
+      memory.set(key, bytes);
+      digests.delete(`memory:${key}`);
+    },
+    setServed: (key, bytes) => void (bytes ? served.set(key, bytes) : served.delete(key)),
     setDropAfter: (bytes) => void (dropAfter = bytes),
     setIgnoreRange: (ignore) => void (ignoreRange = ignore),
     setRedirect: (on) => void (redirect = on),
