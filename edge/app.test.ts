@@ -64,7 +64,8 @@ describe('createApp: the HTTP contract', () => {
     expect(denied.status).toBe(401);
     expect(denied.headers.get('access-control-allow-origin')).toBe('https://app.example');
     cleanup();
-    const ok = await t.app.request('/v1/models', { headers: { origin: 'https://app.example' } });
+    // Without auth (the shared app), only loopback origins are served.
+    const ok = await t.app.request('/v1/models', { headers: { origin: 'http://localhost:5173' } });
     expect(ok.headers.get('access-control-expose-headers')).toContain('X-Session-ID');
     expect(ok.headers.get('x-session-id')).toBeTruthy();
   });

@@ -33,6 +33,8 @@ export interface AppDeps {
   pool?: RunnerPool;
   /** Shared token runners present to register themselves (`RUNNER_TOKEN`); registration is off without it. */
   runnerToken?: string;
+  /** Origins browsers may call from while the server runs without auth (`CORS_ORIGINS`); default loopback only. */
+  corsOrigins?: string[];
   /** Largest accepted request body; default 25 MB. */
   maxBodyBytes?: number;
 }

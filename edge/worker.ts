@@ -1,5 +1,6 @@
 import type { ExecutionContext } from 'hono';
 import { createDb, type D1LikeDatabase } from '../drizzle/db.ts';
+import { parseCorsOrigins } from '../shared/cors-origins.ts';
 import { createLogger, isLogLevel } from '../shared/log.ts';
 import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
@@ -28,6 +29,8 @@ export interface WorkerEnv {
   JWT_AUDIENCE?: string;
   ENTITY_SECRET?: string;
   MAX_BODY_BYTES?: string;
+  /** Origins browsers may call from while the Worker runs without auth (comma list). */
+  CORS_ORIGINS?: string;
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;
@@ -47,6 +50,7 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
     problems.push('set RUNNER_SECRET (or RUNNER_SIGNING_KEY) to sign calls to runners');
   if (env.MAX_BODY_BYTES && !(Number(env.MAX_BODY_BYTES) > 0))
     problems.push('MAX_BODY_BYTES must be a positive integer');
+  problems.push(...parseCorsOrigins(env.CORS_ORIGINS).problems);
   return problems;
 }
 
@@ -91,6 +95,7 @@ export function createWorkerApp(env: WorkerEnv): App {
     anonymous: 'loopback-when-no-keys',
     logger: createLogger(env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info'),
     maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS).origins,
   });
 }
 

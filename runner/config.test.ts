@@ -48,6 +48,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ RUNNER_VERIFY_KEY: '{"kty":"RSA"}' }, ['--runner'])).toThrow(/Ed25519/);
   });
 
+  it('reads CORS_ORIGINS as a comma list and names entries that are no origin', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example, chrome-extension://*' }).corsOrigins).toEqual([
+      'https://app.example',
+      'chrome-extension://*',
+    ]);
+    expect(() => loadConfig({ CORS_ORIGINS: 'app.example' })).toThrow(/CORS_ORIGINS/);
+  });
+
   it('refuses a non-loopback address with no auth configured, before binding anything', async () => {
     const temp = await tempDb();
     const config = { ...loadConfig({ DATABASE_URL: temp.url }), host: '0.0.0.0' };

@@ -6,6 +6,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../shared/limits.ts';
 import type { RunnerKey } from '../shared/runner-token.ts';
 import type { TokenConfig } from '../shared/token-config.ts';
 import { defaultThreads } from './llm/llama-runtime.ts';
+import { parseCorsOrigins } from '../shared/cors-origins.ts';
 import { parseDuration } from '../shared/duration.ts';
 
 export type Mode = 'embedded' | 'edge' | 'runner';
@@ -32,6 +33,8 @@ export interface Config {
   /** URL a registering runner advertises; default `http://HOST:PORT`. */
   runnerPublicUrl?: string;
   tokens: TokenConfig;
+  /** `CORS_ORIGINS`: origins browsers may call from while the server runs without auth. */
+  corsOrigins: string[];
   maxBodyBytes: number;
   logLevel: LogLevel;
   llmThreads: number;
@@ -131,6 +134,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     problems.push(`MODEL_KEEP_ALIVE: ${(err as Error).message}`);
   }
 
+  const cors = parseCorsOrigins(env.CORS_ORIGINS);
+  problems.push(...cors.problems);
+
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const modelsFile = str('MODELS_FILE') ?? 'models.json';
   const providersFile = str('PROVIDERS_FILE') ?? 'providers.json';
@@ -159,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
       jwtAudience: str('JWT_AUDIENCE'),
       entitySecret: str('ENTITY_SECRET'),
     },
+    corsOrigins: cors.origins,
     maxBodyBytes,
     logLevel: logLevel as LogLevel,
     llmThreads,

@@ -79,6 +79,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     anonymous: loopback ? ('when-no-keys' as const) : ('never' as const),
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    corsOrigins: config.corsOrigins,
   };
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);

@@ -1,11 +1,11 @@
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../../shared/errors.ts';
 import { looksLikeApiKey } from '../auth/api-keys.ts';
+import { LocalAccess } from '../auth/local-access.ts';
 import type { AppDeps, AppEnv, Principal } from '../env.ts';
 import { background } from './background.ts';
 
 const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous', projectId: null };
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /**
  * Resolves the caller: `x-api-key`, `Authorization: Bearer apiKey…`,
@@ -15,12 +15,8 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
  */
 export function authenticate(deps: Pick<AppDeps, 'apiKeys' | 'tokens' | 'anonymous'>): MiddlewareHandler<AppEnv> {
   const { apiKeys, tokens } = deps;
-
-  async function anonymousAllowed(url: string): Promise<boolean> {
-    if (deps.anonymous === 'never') return false;
-    if (deps.anonymous === 'loopback-when-no-keys' && !LOOPBACK.test(new URL(url).hostname)) return false;
-    return !(await apiKeys.hasAnyKey());
-  }
+  const access = new LocalAccess(deps);
+  const anonymousAllowed = (url: string) => access.anonymousPossible(url);
 
   async function viaKey(raw: string, c: Parameters<MiddlewareHandler<AppEnv>>[0]): Promise<Principal> {
     const principal = await apiKeys.verify(raw, (p) => background(c, p));

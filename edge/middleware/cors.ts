@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import type { LocalAccess } from '../auth/local-access.ts';
 
 /** Headers a browser may read; `*` is ignored by browsers when credentials are on, so they are named. */
 export const EXPOSED_HEADERS = [
@@ -17,14 +18,18 @@ const METHODS = 'GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS';
 
 /**
  * All origins (the request's Origin is echoed, since credentials forbid `*`),
- * all methods, whatever headers the preflight asks for, credentials on.
- * Preflights are answered here, before auth. Headers are set on the context
- * before the handler runs, so error responses carry them too and the
- * response object is never rebuilt (Node's fast path stays on).
+ * all methods, whatever headers the preflight asks for, credentials on —
+ * once auth is on. While the server runs without auth, `access` refuses
+ * (403) a non-loopback Host and an Origin that is neither loopback nor in
+ * `CORS_ORIGINS`, preflights included. Preflights are answered here, before
+ * auth. Headers are set on the context before the handler runs, so error
+ * responses carry them too and the response object is never rebuilt (Node's
+ * fast path stays on); the body is never read.
  */
-export function corsAll(): MiddlewareHandler {
+export function corsAll(access?: LocalAccess): MiddlewareHandler {
   return async (c, next) => {
     const origin = c.req.header('origin');
+    if (access) await access.check(c.req.url, c.req.header('host'), origin);
     const credentialed: Record<string, string> = origin
       ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' }
       : { 'Access-Control-Allow-Origin': '*' };
