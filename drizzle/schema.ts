@@ -9,6 +9,12 @@ const createdAt = () =>
 export const projects = sqliteTable('projects', {
   id: text('id').primaryKey(),
   name: text('name').notNull().unique(),
+  /**
+   * Hosted models the project may use on the server's provider keys: aliases
+   * (`gpt-4o-mini`), `provider/model` or `provider/*`. Null: the default
+   * policy (catalog aliases, plus `provider/*` where PROVIDER_PASSTHROUGH allows).
+   */
+  hostedModels: text('hosted_models', { mode: 'json' }).$type<string[]>(),
   createdAt: createdAt(),
 });
 
@@ -22,6 +28,14 @@ export const apiKeys = sqliteTable(
       .references(() => projects.id),
     name: text('name'),
     secretHash: text('secret_hash').notNull(),
+    /**
+     * `admin` (everything, including loading, unloading and downloading
+     * models) or `inference` (use models). Keys made before scopes existed
+     * keep what they could do: `admin`.
+     */
+    scope: text('scope', { enum: ['admin', 'inference'] })
+      .notNull()
+      .default('admin'),
     createdAt: createdAt(),
     lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
