@@ -66,7 +66,7 @@ async function* httpChunks(url: string, session: string | undefined, messages: C
  * aggregate tokens/s with 4 concurrent sessions vs 1;
  * second-turn time to first token with a long shared history vs the first turn;
  * a running stream's p99 inter-token gap while a 4k-token prompt arrives, prefill in chunks vs whole;
- * model download throughput vs a plain fetch from the same local server.
+ * model download throughput vs a plain fetch from the same local server, unverified and sha256-verified.
  */
 export async function run(): Promise<void> {
   stopChildrenOnExit();
@@ -145,6 +145,7 @@ export async function run(): Promise<void> {
     const batching = await measureBatching({ sessions: [1, 4], threads: defaultThreads() });
     const stall = await measurePrefillStall({ promptTokens: 4096, threads: defaultThreads() });
     const download = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024 });
+    const verified = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024, verify: true });
 
     const rows = [
       ['streaming tok/s, in process (node-llama-cpp)', median(inProcess).toFixed(0), ''],
@@ -166,6 +167,11 @@ export async function run(): Promise<void> {
         'download MB/s, edgerunner downloader',
         download.downloaderMBps.toFixed(0),
         `${download.ratio.toFixed(2)}× (goal ≥ 0.9)`,
+      ],
+      [
+        'download MB/s, edgerunner downloader, sha256 verified',
+        verified.downloaderMBps.toFixed(0),
+        `${verified.ratio.toFixed(2)}× plain fetch (hashed in a worker)`,
       ],
     ];
     const width = Math.max(...rows.map((r) => r[0]!.length));

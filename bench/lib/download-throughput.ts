@@ -9,7 +9,7 @@ export interface DownloadThroughputOptions {
   sizeBytes: number;
   /** Rounds of one plain fetch and one download each, in alternating order; default 5. */
   rounds?: number;
-  /** Give the downloader the file's sha256 so it verifies while streaming; default false. */
+  /** Verify the download's sha256 (the catalog's and the hub's X-Linked-Etag); default false: neither is given. */
   verify?: boolean;
 }
 
@@ -36,7 +36,7 @@ export async function measureDownloadThroughput({
 }: DownloadThroughputOptions): Promise<DownloadThroughput> {
   const bytes = randomBytes(sizeBytes);
   const sha256 = verify ? createHash('sha256').update(bytes).digest('hex') : undefined;
-  const hub = await startHubServer({ files: { 'bench/download/file.bin': bytes } });
+  const hub = await startHubServer({ files: { 'bench/download/file.bin': bytes }, lfs: verify });
   const dir = await mkdtemp(join(tmpdir(), 'edgerunner-bench-download-'));
   const downloads = new Downloads({ modelsDir: dir, hfEndpoint: hub.url });
   const mbps = (start: number) => sizeBytes / MB / ((performance.now() - start) / 1000);

@@ -13,7 +13,7 @@ export interface MeasurePrefillStallOptions {
   promptTokens?: number;
   /** Inference threads; default 1. */
   threads?: number;
-  /** Runs of each configuration, alternating; the median counts; default 2. */
+  /** Runs of each configuration, alternating; the median counts; default 3. */
   rounds?: number;
 }
 
@@ -50,7 +50,7 @@ export async function measurePrefillStall({
   modelPath,
   promptTokens = 4096,
   threads = 1,
-  rounds = 2,
+  rounds = 3,
 }: MeasurePrefillStallOptions = {}): Promise<PrefillStall> {
   const dir = modelPath ? undefined : await mkdtemp(join(tmpdir(), 'edgerunner-bench-prefill-'));
   try {
