@@ -2,6 +2,7 @@ import type { Db } from '../drizzle/db.ts';
 import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ApiKeyStore } from './auth/api-keys.ts';
+import type { Scope } from './auth/scopes.ts';
 import type { TokenVerifier } from './auth/tokens.ts';
 import type { RunnerPool } from './runners/pool.ts';
 import type { SessionRecord, SessionStore } from './sessions/session-store.ts';
@@ -11,6 +12,8 @@ export interface Principal {
   id: string;
   kind: 'anonymous' | 'api-key' | 'user' | 'entity';
   projectId: string | null;
+  /** What it may do (see `edge/auth/scopes.ts`); absent: `inference`. Anonymous local use is `admin`. */
+  scope?: Scope;
 }
 
 /**

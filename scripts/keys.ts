@@ -37,7 +37,7 @@ async function main(args: string[]): Promise<number> {
       console.error('create: --project NAME is required\n' + USAGE);
       return 2;
     }
-    const created = await store.create(project, flag(rest, '--name'));
+    const created = await store.create(project, { name: flag(rest, '--name') });
     console.log(created.key);
     console.error(`created key ${created.id} in project ${project} (${created.projectId}); it is shown only once`);
     return 0;

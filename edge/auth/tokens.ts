@@ -4,6 +4,7 @@ import type { Db } from '../../drizzle/db.ts';
 import { projectMembers } from '../../drizzle/schema.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Principal } from '../env.ts';
+import { scopeFromClaim, type Scope } from './scopes.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 import type { TokenConfig } from '../../shared/token-config.ts';
@@ -17,11 +18,13 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  * Verifies user bearer tokens (then project membership) and entity tokens.
  * `alg: none` and algorithms outside the configured family are refused;
  * `exp` is required, `nbf`, `iss` and `aud` checked when configured.
+ * A user has the `admin` scope when its membership's role is `admin`, else
+ * `inference`; an entity has what its `scope` claim grants.
  */
 export class TokenVerifier {
   readonly #userKey: Uint8Array | JWTVerifyGetKey | undefined;
   readonly #entityKey: Uint8Array | undefined;
-  readonly #members = new TtlCache<string, boolean>(5_000);
+  readonly #members = new TtlCache<string, Scope | false>(5_000);
 
   constructor(
     readonly db: Db,
@@ -60,13 +63,18 @@ export class TokenVerifier {
       throw new AppError(400, 'x-project-id: header is required with a Bearer token', { param: 'x-project-id' });
     }
     const userId = payload.sub!;
-    if (!(await this.#isMember(projectId, userId))) {
-      throw new AppError(403, `Access denied to project ${projectId}`, { code: 'project_forbidden' });
-    }
-    return { id: `user:${userId}`, kind: 'user', projectId };
+    const scope = await this.#membership(projectId, userId);
+    if (!scope) throw new AppError(403, `Access denied to project ${projectId}`, { code: 'project_forbidden' });
+    return { id: `user:${userId}`, kind: 'user', projectId, scope };
   }
 
-  /** An internal-service principal; its project comes from `x-project-id` or the `project_id` claim. */
+  /**
+   * An internal-service principal. The token must name its project in a
+   * `project_id` claim (an `x-project-id` header must then match it); the
+   * claim `"*"` lets the service act in the project `x-project-id` names,
+   * which is then required. Its scope comes from the `scope` claim
+   * (`"admin"`, `"inference"`, space-separated; default `inference`).
+   */
   async entity(token: string, projectId: string | undefined): Promise<Principal> {
     if (!this.#entityKey) throw new AppError(401, 'Entity tokens are not accepted: the server has no ENTITY_SECRET');
     const { payload } = await jwtVerify(token, this.#entityKey, {
@@ -75,23 +83,41 @@ export class TokenVerifier {
     }).catch(() => {
       throw new AppError(401, 'Invalid or expired entity token', { code: 'invalid_token' });
     });
-    const claimed = typeof payload.project_id === 'string' ? payload.project_id : undefined;
-    if (projectId && claimed && projectId !== claimed) {
+    const claimed = typeof payload.project_id === 'string' && payload.project_id ? payload.project_id : undefined;
+    if (!claimed) {
+      throw new AppError(
+        401,
+        'Entity token has no project_id claim: sign it with the project it acts for (or "*" to choose one with x-project-id)',
+        { code: 'invalid_token' },
+      );
+    }
+    if (claimed === '*' && !projectId) {
+      throw new AppError(400, 'x-project-id: header is required with an entity token for any project', {
+        param: 'x-project-id',
+      });
+    }
+    if (claimed !== '*' && projectId && projectId !== claimed) {
       throw new AppError(403, `Access denied to project ${projectId}`, { code: 'project_forbidden' });
     }
-    return { id: `entity:${payload.sub}`, kind: 'entity', projectId: projectId ?? claimed ?? null };
+    return {
+      id: `entity:${payload.sub}`,
+      kind: 'entity',
+      projectId: claimed === '*' ? projectId! : claimed,
+      scope: scopeFromClaim(payload.scope),
+    };
   }
 
-  async #isMember(projectId: string, userId: string): Promise<boolean> {
+  async #membership(projectId: string, userId: string): Promise<Scope | false> {
     const cacheKey = `${projectId}\u0000${userId}`;
     const cached = this.#members.get(cacheKey);
     if (cached !== undefined) return cached;
     const row = await this.db
-      .select({ userId: projectMembers.userId })
+      .select({ role: projectMembers.role })
       .from(projectMembers)
       .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)))
       .get();
-    this.#members.set(cacheKey, !!row);
-    return !!row;
+    const scope = row ? (row.role === 'admin' ? 'admin' : 'inference') : false;
+    this.#members.set(cacheKey, scope);
+    return scope;
   }
 }

@@ -5,7 +5,7 @@ import { LocalAccess } from '../auth/local-access.ts';
 import type { AppDeps, AppEnv, Principal } from '../env.ts';
 import { background } from './background.ts';
 
-const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous', projectId: null };
+const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous', projectId: null, scope: 'admin' };
 
 /**
  * Resolves the caller: `x-api-key`, `Authorization: Bearer apiKey…`,

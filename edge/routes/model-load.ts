@@ -1,12 +1,19 @@
 import { Hono, type Context } from 'hono';
 import { toAppError } from '../middleware/errors.ts';
+import { requireScope } from '../auth/scopes.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { sseResponse } from '../sse-response.ts';
 
-/** `POST /v1/models/{name}/load` (SSE progress), `DELETE /v1/models/{name}` and `POST /v1/models/{name}/unload`. */
+/**
+ * `POST /v1/models/{name}/load` (SSE progress), `DELETE /v1/models/{name}`
+ * and `POST /v1/models/{name}/unload`. Loading, downloading and unloading
+ * affect every caller, so they need the `admin` scope; an `inference` caller
+ * may "load" a model that is loaded already (it becomes its session's model).
+ */
 export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
   const unload = async (c: Context<AppEnv>) => {
     const name = c.req.param('name')!;
+    requireScope(c.get('principal'), 'admin', `Unloading model ${name}`);
     const unloaded = await deps.inference.unloadModel(name, { projectId: c.get('principal').projectId });
     return c.json({ status: unloaded ? 'unloaded' : 'not_loaded', model: name });
   };
@@ -14,11 +21,22 @@ export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
     .post('/models/:name/load', async (c) => {
       const name = c.req.param('name');
       const session = c.get('session');
+      const principal = c.get('principal');
+      if (principal.scope !== 'admin') {
+        const models = await deps.inference.listModels({
+          signal: c.req.raw.signal,
+          sessionId: session.id,
+          projectId: principal.projectId,
+        });
+        if (!models.some((m) => m.id === name && m.loaded)) {
+          requireScope(principal, 'admin', `Loading model ${name} (it is not loaded now)`);
+        }
+      }
       let runnerId = session.runnerId;
       const events = await deps.inference.loadModel(name, {
         signal: c.req.raw.signal,
         sessionId: session.id,
-        projectId: c.get('principal').projectId,
+        projectId: principal.projectId,
         runnerId,
         onRoute: (id) => (runnerId = id),
       });
