@@ -5,7 +5,7 @@ import { createLogger, isLogLevel } from '../shared/log.ts';
 import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
-import { TokenVerifier } from './auth/tokens.ts';
+import { tokenConfigWarnings, TokenVerifier } from './auth/tokens.ts';
 import { ProjectProviderKeys } from './providers/project-keys.ts';
 import { ProviderInference } from './providers/provider-inference.ts';
 import { createProviderRegistry } from './providers/provider-registry.ts';
@@ -74,6 +74,15 @@ export function createWorkerApp(env: WorkerEnv): App {
     sign: createRunnerSigner(key),
     transport: fetchTransport,
   });
+  const logger = createLogger(env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info');
+  const tokenConfig = {
+    jwtSecret: env.JWT_SECRET,
+    jwksUrl: env.JWKS_URL,
+    jwtIssuer: env.JWT_ISSUER,
+    jwtAudience: env.JWT_AUDIENCE,
+    entitySecret: env.ENTITY_SECRET,
+  };
+  for (const warning of tokenConfigWarnings(tokenConfig)) logger.warn(warning);
   return createApp({
     db,
     inference: new ProviderInference(
@@ -84,16 +93,10 @@ export function createWorkerApp(env: WorkerEnv): App {
     pool,
     runnerToken: env.RUNNER_TOKEN,
     apiKeys: new ApiKeyStore(db),
-    tokens: new TokenVerifier(db, {
-      jwtSecret: env.JWT_SECRET,
-      jwksUrl: env.JWKS_URL,
-      jwtIssuer: env.JWT_ISSUER,
-      jwtAudience: env.JWT_AUDIENCE,
-      entitySecret: env.ENTITY_SECRET,
-    }),
+    tokens: new TokenVerifier(db, tokenConfig),
     sessions: new SessionStore(db, { cacheTtlMs: 1_000 }),
     anonymous: 'loopback-when-no-keys',
-    logger: createLogger(env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info'),
+    logger,
     maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS).origins,
   });

@@ -57,6 +57,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ CORS_ORIGINS: 'app.example' })).toThrow(/CORS_ORIGINS/);
   });
 
+  it('warns at start when JWT_SECRET has no JWT_AUDIENCE', async () => {
+    const temp = await tempDb();
+    const warnings: string[] = [];
+    const logger = { ...createLogger('silent'), warn: (msg: string) => void warnings.push(msg) };
+    const config = loadConfig({ DATABASE_URL: temp.url, JWT_SECRET: 'a-secret' });
+    await buildServerDeps(config, logger);
+    expect(warnings.join('\n')).toMatch(/JWT_SECRET is set without JWT_AUDIENCE/);
+    warnings.length = 0;
+    await buildServerDeps({ ...config, tokens: { ...config.tokens, jwtAudience: 'edgerunner' } }, logger);
+    expect(warnings.join('\n')).not.toContain('JWT_AUDIENCE');
+    temp.cleanup();
+  });
+
   it('refuses a non-loopback address with no auth configured, before binding anything', async () => {
     const temp = await tempDb();
     const config = { ...loadConfig({ DATABASE_URL: temp.url }), host: '0.0.0.0' };

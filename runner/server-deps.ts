@@ -3,7 +3,7 @@ import { ProjectProviderKeys } from '../edge/providers/project-keys.ts';
 import { ProviderInference } from '../edge/providers/provider-inference.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../edge/providers/provider-registry.ts';
 import { ApiKeyStore } from '../edge/auth/api-keys.ts';
-import { TokenVerifier } from '../edge/auth/tokens.ts';
+import { tokenConfigWarnings, TokenVerifier } from '../edge/auth/tokens.ts';
 import type { AppDeps } from '../edge/env.ts';
 import { RunnerPool } from '../edge/runners/pool.ts';
 import { RemoteInference } from '../edge/runners/remote-inference.ts';
@@ -64,6 +64,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   const db = await openDatabase(config);
   const apiKeys = new ApiKeyStore(db);
   const tokens = new TokenVerifier(db, config.tokens);
+  for (const warning of tokenConfigWarnings(config.tokens)) logger.warn(warning);
   const loopback = isLoopback(config.host);
   if (!loopback && !(await apiKeys.hasAnyKey()) && !tokens.acceptsUserTokens && !tokens.acceptsEntityTokens) {
     throw new ConfigError(

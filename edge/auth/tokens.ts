@@ -11,6 +11,20 @@ import type { TokenConfig } from '../../shared/token-config.ts';
 
 export type { TokenConfig };
 
+/**
+ * What is risky in a token configuration, one sentence each: today a
+ * `JWT_SECRET` or `JWKS_URL` without `JWT_AUDIENCE` (tokens the same issuer
+ * signs for other services would be accepted here).
+ */
+export function tokenConfigWarnings(config: TokenConfig): string[] {
+  if (!(config.jwtSecret || config.jwksUrl) || config.jwtAudience) return [];
+  const source = config.jwtSecret ? 'JWT_SECRET' : 'JWKS_URL';
+  return [
+    `${source} is set without JWT_AUDIENCE: any token signed with it is accepted, including tokens meant for ` +
+      'other services; set JWT_AUDIENCE to the aud claim your identity provider puts in tokens for this server',
+  ];
+}
+
 const HMAC = ['HS256', 'HS384', 'HS512'];
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 
