@@ -1,0 +1,181 @@
+import { LlamaChat, type ChatHistoryItem, type LlamaGrammar, type LlamaModel } from 'node-llama-cpp';
+import { AsyncQueue } from '../../shared/async-queue.ts';
+import { AppError } from '../../shared/errors.ts';
+import { randomAlphanumeric } from '../../shared/ids.ts';
+import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/chat.ts';
+import { renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
+import { toChatHistory, toFunctions } from './history.ts';
+import { llamaRuntime } from './llama-runtime.ts';
+import type { ChatModel } from './llm-models.ts';
+import type { Slot } from './sequence-slots.ts';
+
+const DEFAULT_SYSTEM = 'You are a helpful assistant.';
+
+/** What a chat request turns into before a sequence is lent. */
+export interface ChatPlan {
+  history: ChatHistoryItem[];
+  functions: ReturnType<typeof offeredFunctions>;
+  grammar: LlamaGrammar | undefined;
+}
+
+/**
+ * Converts a request's history, tools and response format; everything that
+ * can be a 400 (tool results, call arguments, tool_choice, schema) fails
+ * here, before a sequence is lent.
+ */
+export async function planChat(request: ChatRequest): Promise<ChatPlan> {
+  if (request.tools?.length && request.responseFormat && request.responseFormat.type !== 'text') {
+    throw new AppError(400, 'response_format: cannot be combined with tools', { param: 'response_format' });
+  }
+  return {
+    history: systemFirst(toChatHistory(request.messages)),
+    functions: offeredFunctions(request),
+    grammar: await grammarFor(request),
+  };
+}
+
+/**
+ * Generates the answer on the lent `slot`: plain-text answers that fit the
+ * context on the lock-step batcher, the rest through LlamaChat. `onEnd`
+ * runs once when the generation is over, whatever its outcome.
+ */
+export function generateChat(
+  chat: ChatModel,
+  slot: Slot,
+  request: ChatRequest,
+  { history, functions, grammar }: ChatPlan,
+  { signal, onEnd }: { signal?: AbortSignal; onEnd: () => void },
+): AsyncIterable<ChatEvent> {
+  const stop = slot.stop!;
+  const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
+  const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const onTextChunk = (text: string) => queue.push({ type: 'text', text });
+  const prompt = request.tools?.length || grammar ? null : lockstepPrompt(chat.model, history);
+  const batcher =
+    prompt && chat.batcher.roomFor(slot.sequence, prompt.tokens.length) >= (request.maxTokens ?? 1)
+      ? chat.batcher
+      : null;
+  const llamaChat = batcher ? null : new LlamaChat({ contextSequence: slot.sequence, autoDisposeSequence: false });
+  let completionTokens = 0;
+  let promptTokens: number | undefined;
+  const sampling = {
+    maxTokens: request.maxTokens,
+    temperature: request.temperature ?? 0.7,
+    topP: request.topP,
+    seed: request.seed,
+  };
+  const common = {
+    ...sampling,
+    signal: abort,
+    stopOnAbortSignal: true,
+    customStopTriggers: request.stop,
+    repeatPenalty:
+      request.presencePenalty || request.frequencyPenalty
+        ? { presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty }
+        : undefined,
+    onTextChunk,
+    onToken: (tokens: readonly unknown[]) => void (completionTokens += tokens.length),
+  };
+  const run = batcher
+    ? batcher
+        .generate(slot.sequence, prompt!.tokens, {
+          ...sampling,
+          presencePenalty: request.presencePenalty,
+          frequencyPenalty: request.frequencyPenalty,
+          stops: [...(request.stop ?? []), ...prompt!.stops],
+          hidden: prompt!.hidden,
+          signal: abort,
+          onTextChunk,
+        })
+        .then((result) => {
+          completionTokens = result.completionTokens;
+          promptTokens = result.promptTokens;
+          return { metadata: { stopReason: result.stopReason }, functionCalls: undefined };
+        })
+    : functions
+      ? llamaChat!.generateResponse(history, { ...common, functions })
+      : llamaChat!.generateResponse(history, { ...common, grammar });
+  run
+    .then((result) => {
+      let finishReason: FinishReason = result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop';
+      for (const call of result.functionCalls ?? []) {
+        finishReason = 'tool_calls';
+        queue.push({
+          type: 'tool_call',
+          call: {
+            id: `call_${randomAlphanumeric(24)}`,
+            type: 'function',
+            function: { name: call.functionName, arguments: JSON.stringify(call.params ?? {}) },
+          },
+        });
+      }
+      const total = promptTokens !== undefined ? promptTokens + completionTokens : slot.sequence.nextTokenIndex;
+      queue.push({
+        type: 'done',
+        finishReason,
+        usage: {
+          prompt_tokens: promptTokens ?? Math.max(0, total - completionTokens),
+          completion_tokens: completionTokens,
+          total_tokens: Math.max(total, completionTokens),
+        },
+      });
+      queue.end();
+    })
+    .catch((err: unknown) => {
+      if (abort.aborted) {
+        queue.push({
+          type: 'done',
+          finishReason: 'stop',
+          usage: { prompt_tokens: 0, completion_tokens: completionTokens, total_tokens: completionTokens },
+        });
+        queue.end();
+      } else queue.fail(err);
+    })
+    .finally(() => {
+      llamaChat?.dispose({ disposeSequence: false });
+      onEnd();
+    });
+  return queue;
+}
+
+async function grammarFor(request: ChatRequest): Promise<LlamaGrammar | undefined> {
+  const format = request.responseFormat;
+  if (!format || format.type === 'text') return undefined;
+  const llama = await llamaRuntime();
+  if (format.type === 'json_object') return llama.getGrammarFor('json');
+  try {
+    return await llama.createGrammarForJsonSchema(format.json_schema.schema as never);
+  } catch (err) {
+    throw new AppError(400, `response_format.json_schema.schema: unsupported schema (${(err as Error).message})`, {
+      param: 'response_format.json_schema.schema',
+    });
+  }
+}
+
+/** The prompt for the lock-step batcher; null (LlamaChat, which reports the error) when it cannot be rendered. */
+function lockstepPrompt(model: LlamaModel, history: ChatHistoryItem[]): ChatPrompt | null {
+  try {
+    return renderChatPrompt(model, history);
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps the last system message first; a default one when there is none. */
+function systemFirst(history: ChatHistoryItem[]): ChatHistoryItem[] {
+  const system = history.filter((h) => h.type === 'system').at(-1);
+  return [system ?? { type: 'system', text: DEFAULT_SYSTEM }, ...history.filter((h) => h.type !== 'system')];
+}
+
+/** The tools the model may call: none for `tool_choice: "none"`, only the named one for `{type: "function"}`. */
+function offeredFunctions({ tools, toolChoice }: ChatRequest) {
+  if (!tools?.length || toolChoice === 'none') return undefined;
+  if (typeof toolChoice === 'object') {
+    const named = tools.filter((t) => t.function.name === toolChoice.function.name);
+    if (named.length === 0) {
+      throw new AppError(400, `tool_choice: no tool named ${toolChoice.function.name}`, { param: 'tool_choice' });
+    }
+    return toFunctions(named);
+  }
+  return toFunctions(tools);
+}
