@@ -129,7 +129,7 @@ export function generateChat(
           usage: { prompt_tokens: 0, completion_tokens: completionTokens, total_tokens: completionTokens },
         });
         queue.end();
-      } else queue.fail(err);
+      } else queue.fail(chat.slots.closed ?? err);
     })
     .finally(() => {
       llamaChat?.dispose({ disposeSequence: false });

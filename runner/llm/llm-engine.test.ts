@@ -100,3 +100,28 @@ describe('LlmEngine: memory, idle unload, queueing', () => {
     await e.dispose();
   });
 });
+
+describe('LlmEngine: unloading and work in flight', () => {
+  it('an unload during a generation ends it with 503, fails the queued request, and leaves nothing busy', async () => {
+    for (const maxTokens of [4000, undefined]) {
+      const e = engine({ parallel: 1 });
+      // A plain request runs on the lock-step batcher; a JSON one through LlamaChat.
+      const running = await e.chat(
+        { ...ask('tiny-loop', maxTokens ?? 4000), responseFormat: maxTokens ? undefined : { type: 'json_object' } },
+        { sessionId: 'a' },
+      );
+      const queued = e.chat(ask('tiny-loop', 2), { sessionId: 'b' }).catch((x: unknown) => x);
+      const seen: unknown[] = [];
+      const streamed = (async () => {
+        for await (const ev of running) seen.push(ev);
+      })().catch((x: unknown) => x);
+      await expect.poll(() => seen.length, { timeout: 5_000, interval: 5 }).toBeGreaterThan(0);
+      expect(e.busy).toBe(1);
+      expect(await e.unload('tiny-loop')).toBe(true);
+      expect(((await streamed) as AppError).status).toBe(503);
+      expect(((await queued) as AppError).status).toBe(503);
+      expect(e.busy).toBe(0);
+      await e.dispose();
+    }
+  });
+});

@@ -13,6 +13,7 @@ export interface Slot {
 
 interface Waiter {
   sessionId: string;
+  signal: AbortSignal | undefined;
   resolve(slot: Slot): void;
   reject(err: unknown): void;
 }
@@ -26,6 +27,7 @@ interface Waiter {
 export class SequenceSlots {
   readonly #slots: Slot[];
   readonly #waiters: Waiter[] = [];
+  #closed: AppError | null = null;
 
   constructor(
     sequences: LlamaContextSequence[],
@@ -43,14 +45,21 @@ export class SequenceSlots {
     return this.#slots.filter((s) => s.busy).length;
   }
 
+  /** Why the slots were closed (the model was unloaded); null while open. */
+  get closed(): AppError | null {
+    return this.#closed;
+  }
+
   get queued(): number {
     return this.#waiters.length;
   }
 
+  /** A slot for `sessionId`: its own when free, else another; waits in the queue when all are busy. */
   async acquire(sessionId: string, signal?: AbortSignal): Promise<Slot> {
     signal?.throwIfAborted();
+    if (this.#closed) throw this.#closed;
     const slot = this.#pick(sessionId);
-    if (slot) return this.#lend(slot, sessionId);
+    if (slot) return this.#lend(slot, sessionId, signal);
     if (this.#waiters.length >= this.maxQueue) {
       throw new AppError(
         429,
@@ -62,29 +71,34 @@ export class SequenceSlots {
       );
     }
     return new Promise<Slot>((resolve, reject) => {
-      const waiter: Waiter = { sessionId, resolve, reject };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i !== -1) this.#waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const settled = () => signal?.removeEventListener('abort', onAbort);
+      const waiter: Waiter = {
+        sessionId,
+        signal,
+        resolve: (slot) => (settled(), resolve(slot)),
+        reject: (err) => (settled(), reject(err)),
+      };
       this.#waiters.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const i = this.#waiters.indexOf(waiter);
-          if (i !== -1) this.#waiters.splice(i, 1);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
+  /** Gives `slot` back; the next waiter that can use it gets it. */
   release(slot: Slot): void {
     slot.busy = false;
     slot.stop = null;
     slot.lastUsed = Date.now();
+    if (this.#closed) return;
     const own = this.#waiters.findIndex((w) => w.sessionId === slot.sessionId);
     const i = own !== -1 ? own : this.#waiters.findIndex((w) => this.#pick(w.sessionId));
     if (i === -1) return;
     const [waiter] = this.#waiters.splice(i, 1);
-    this.#lend(this.#pick(waiter!.sessionId)!, waiter!.sessionId).then(waiter!.resolve, waiter!.reject);
+    this.#lend(this.#pick(waiter!.sessionId)!, waiter!.sessionId, waiter!.signal).then(waiter!.resolve, waiter!.reject);
   }
 
   /** Stops the generation of `sessionId`, if it has one running. */
@@ -95,8 +109,9 @@ export class SequenceSlots {
     return true;
   }
 
-  /** Rejects every waiter (the model is being unloaded). */
+  /** Rejects every waiter and every later call (the model is being unloaded); running slots may still be released. */
   close(reason: AppError): void {
+    this.#closed = reason;
     for (const w of this.#waiters.splice(0)) w.reject(reason);
   }
 
@@ -107,12 +122,22 @@ export class SequenceSlots {
     return idle.find((s) => s.sessionId === null) ?? idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
   }
 
-  async #lend(slot: Slot, sessionId: string): Promise<Slot> {
+  /** Marks `slot` lent at once (so no one else picks it); on an abort or failure while it is readied, gives it back. */
+  async #lend(slot: Slot, sessionId: string, signal: AbortSignal | undefined): Promise<Slot> {
     slot.busy = true;
     slot.stop = new AbortController();
-    if (slot.sessionId !== sessionId) {
-      slot.sessionId = sessionId;
-      await slot.sequence.clearHistory();
+    const changed = slot.sessionId !== sessionId;
+    try {
+      if (changed) {
+        slot.sessionId = sessionId;
+        await slot.sequence.clearHistory();
+      }
+      signal?.throwIfAborted();
+      if (this.#closed) throw this.#closed;
+    } catch (err) {
+      if (changed) slot.sessionId = null;
+      this.release(slot);
+      throw err;
     }
     return slot;
   }
