@@ -8,7 +8,7 @@ import type { AppDeps } from '../edge/env.ts';
 import { RunnerPool } from '../edge/runners/pool.ts';
 import { RemoteInference } from '../edge/runners/remote-inference.ts';
 import { SessionStore } from '../edge/sessions/session-store.ts';
-import { createDb, type Db } from '../drizzle/db.ts';
+import { createDb, prepareFileDb, type Db } from '../drizzle/db.ts';
 import { applyMigrations } from '../drizzle/migrate.ts';
 import type { Logger } from '../shared/log.ts';
 import { createRunnerSigner } from '../shared/runner-token.ts';
@@ -21,8 +21,10 @@ import { undiciTransport } from './undici-transport.ts';
 
 /** Opens the database (creating DATA_DIR for a file) and applies migrations. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseAuthToken' | 'dataDir'>): Promise<Db> {
-  if (config.databaseUrl.startsWith('file:')) await mkdir(config.dataDir, { recursive: true });
+  const file = config.databaseUrl.startsWith('file:');
+  if (file) await mkdir(config.dataDir, { recursive: true });
   const db = createDb({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+  if (file) await prepareFileDb(db);
   await applyMigrations(db);
   return db;
 }

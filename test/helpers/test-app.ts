@@ -6,7 +6,7 @@ import { ApiKeyStore } from '../../edge/auth/api-keys.ts';
 import { TokenVerifier, type TokenConfig } from '../../edge/auth/tokens.ts';
 import type { AnonymousPolicy, AppDeps } from '../../edge/env.ts';
 import { SessionStore } from '../../edge/sessions/session-store.ts';
-import { createDb, type Db } from '../../drizzle/db.ts';
+import { createDb, prepareFileDb, type Db } from '../../drizzle/db.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import type { Inference } from '../../shared/inference.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -40,6 +40,7 @@ export async function tempDb(): Promise<{ db: Db; dir: string; url: string; clea
   const dir = mkdtempSync(join(tmpdir(), 'edgerunner-test-'));
   const url = `file:${join(dir, 'test.db')}`;
   const db = createDb({ url });
+  await prepareFileDb(db);
   await applyMigrations(db);
   return { db, dir, url, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
