@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../shared/schemas/chat.ts';
 import { testApp } from '../../test/helpers/test-app.ts';
 import { SCRIPTED_ANSWER } from '../../test/helpers/tiny-models.ts';
-import { continueConversation } from './conversation.ts';
+import { continueConversation, recordAnswer } from './conversation.ts';
 
 const u = (content: string): ChatMessage => ({ role: 'user', content });
 const a = (content: string): ChatMessage => ({ role: 'assistant', content });
@@ -31,6 +31,26 @@ describe('continueConversation', () => {
   });
   it('starts over when the first question is asked again', () => {
     expect(continueConversation([u('1'), a('2')], [u('1')])).toEqual([u('1')]);
+  });
+});
+
+describe('recordAnswer', () => {
+  async function* events() {
+    yield { type: 'text' as const, text: 'Hel' };
+    yield { type: 'text' as const, text: 'lo' };
+  }
+
+  it('saves the whole answer before the stream completes', async () => {
+    const saved: ChatMessage[] = [];
+    for await (const _ of recordAnswer(events(), async (m) => void saved.push(m)));
+    expect(saved).toEqual([{ role: 'assistant', content: 'Hello' }]);
+  });
+
+  it('fails the stream when the answer could not be saved (never a silent 200)', async () => {
+    const drain = async () => {
+      for await (const _ of recordAnswer(events(), () => Promise.reject(new Error('SQLITE_BUSY'))));
+    };
+    await expect(drain()).rejects.toThrow('SQLITE_BUSY');
   });
 });
 

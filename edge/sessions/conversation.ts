@@ -23,7 +23,11 @@ export function continueConversation(stored: ChatMessage[], incoming: ChatMessag
   return latestSystem ? [latestSystem, ...conversation] : conversation;
 }
 
-/** Passes engine events through and hands the assistant's answer (partial if stopped or cut) to `save` at the end. */
+/**
+ * Passes engine events through and hands the assistant's answer (partial if stopped or cut) to
+ * `save` at the end, before the stream completes: a failed save fails the response (a 5xx, or an
+ * error event instead of `[DONE]`) rather than answering for a turn that was not kept.
+ */
 export async function* recordAnswer(
   events: AsyncIterable<ChatEvent>,
   save: (answer: ChatMessage) => Promise<void>,
@@ -37,6 +41,6 @@ export async function* recordAnswer(
       yield event;
     }
   } finally {
-    await save({ role: 'assistant', content, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) }).catch(() => {});
+    await save({ role: 'assistant', content, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) });
   }
 }
