@@ -25,12 +25,15 @@ describe('acknowledged writes survive a restart while another process writes', (
   let key = '';
   const headers = () => ({ 'x-api-key': key, 'content-type': 'application/json' });
 
-  /** Sends chat turns from `workers` clients until `until` resolves; returns the acknowledged sessions. */
-  async function chatUntil(url: string, until: Promise<unknown>, workers = 4) {
+  /**
+   * Sends chat turns from `workers` clients until `enough(acknowledged)` says so (checked after each
+   * answer; at most 60 s); returns the acknowledged sessions.
+   */
+  async function chatUntil(url: string, enough: (acknowledged: number) => boolean, workers = 4) {
     const acknowledged = new Map<string, string>();
     const failures: string[] = [];
     let done = false;
-    void until.then(() => (done = true));
+    const deadline = setTimeout(() => (done = true), 60_000);
     let n = 0;
     await Promise.all(
       Array.from({ length: workers }, async () => {
@@ -41,13 +44,15 @@ describe('acknowledged writes survive a restart while another process writes', (
             headers: headers(),
             body: JSON.stringify({ model: 'tiny-chat', messages: [{ role: 'user', content: text }], max_tokens: 4 }),
           }).catch(() => undefined);
-          if (!res) continue; // the server went away mid-request: not acknowledged
+          if (!res) break; // the server went away mid-request: not acknowledged
           const body = await res.text().catch(() => undefined);
           if (res.status === 200 && body !== undefined) acknowledged.set(res.headers.get('x-session-id')!, text);
           else if (body !== undefined) failures.push(`${res.status} ${body.slice(0, 200)}`);
+          if (enough(acknowledged.size)) done = true;
         }
       }),
     );
+    clearTimeout(deadline);
     return { acknowledged, failures };
   }
 
@@ -64,8 +69,9 @@ describe('acknowledged writes survive a restart while another process writes', (
   async function secondWriter(): Promise<Child> {
     const writer = start({
       name: 'db writer',
-      command: 'npx',
-      args: ['tsx', 'test/helpers/db-writer.ts'],
+      // One process (no npx/tsx wrapper), so SIGTERM reaches the writer and its summary line comes back.
+      command: process.execPath,
+      args: ['--import', 'tsx', 'test/helpers/db-writer.ts'],
       env: { DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     });
     running.push(writer);
@@ -88,7 +94,7 @@ describe('acknowledged writes survive a restart while another process writes', (
     const server = await startListening('start', env);
     running.push(server);
     const writer = await secondWriter();
-    const { acknowledged, failures } = await chatUntil(server.url, new Promise((r) => setTimeout(r, 4_000)));
+    const { acknowledged, failures } = await chatUntil(server.url, (n) => n >= 40);
     const writes = await writerResult(writer);
     await server.stop();
 
@@ -106,13 +112,12 @@ describe('acknowledged writes survive a restart while another process writes', (
     const server = await startListening('start', env);
     running.push(server);
     const writer = await secondWriter();
-    const killed = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        process.kill(-server.child.process.pid!, 'SIGKILL');
-        resolve();
-      }, 3_000),
-    );
-    const { acknowledged } = await chatUntil(server.url, killed);
+    // Killed while the clients are still sending: later requests fail and are not acknowledged.
+    let killed = false;
+    const { acknowledged } = await chatUntil(server.url, (n) => {
+      if (n >= 25 && !killed) killed = process.kill(-server.child.process.pid!, 'SIGKILL');
+      return false;
+    });
     await server.child.exited;
     const writes = await writerResult(writer);
     const again = await startListening('start', env);
