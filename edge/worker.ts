@@ -13,6 +13,7 @@ import { RunnerPool } from './runners/pool.ts';
 import { RemoteInference } from './runners/remote-inference.ts';
 import { fetchTransport } from './runners/transport.ts';
 import { SessionStore } from './sessions/session-store.ts';
+import { parseDuration } from '../shared/duration.ts';
 
 /** Bindings and variables of the Worker (wrangler.toml, `.dev.vars`, secrets). */
 export interface WorkerEnv {
@@ -39,6 +40,8 @@ export interface WorkerEnv {
   /** The content of a `providers.json` (other OpenAI-compatible hosts). */
   PROVIDERS_JSON?: string;
   LOG_LEVEL?: string;
+  /** Idle time after which a session is removed (`24h` by default); the cron trigger sweeps them. */
+  SESSION_TTL?: string;
 }
 
 /** The configuration problems that keep the Worker from serving; empty when none. */
@@ -51,6 +54,11 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
   if (env.MAX_BODY_BYTES && !(Number(env.MAX_BODY_BYTES) > 0))
     problems.push('MAX_BODY_BYTES must be a positive integer');
   problems.push(...parseCorsOrigins(env.CORS_ORIGINS).problems);
+  try {
+    sessionTtl(env);
+  } catch (err) {
+    problems.push(`SESSION_TTL: ${(err as Error).message}`);
+  }
   return problems;
 }
 
@@ -59,9 +67,7 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
  * caches since they share the database. Throws on a bad `PROVIDERS_JSON`.
  */
 export function createWorkerApp(env: WorkerEnv): App {
-  const db = createDb(
-    env.DATABASE_URL ? { url: env.DATABASE_URL, authToken: env.DATABASE_AUTH_TOKEN } : { d1: env.DB! },
-  );
+  const db = workerDb(env);
   const key: RunnerKey = env.RUNNER_SECRET
     ? { secret: env.RUNNER_SECRET }
     : { jwk: JSON.parse(env.RUNNER_SIGNING_KEY!) };
@@ -94,12 +100,21 @@ export function createWorkerApp(env: WorkerEnv): App {
     runnerToken: env.RUNNER_TOKEN,
     apiKeys: new ApiKeyStore(db),
     tokens: new TokenVerifier(db, tokenConfig),
-    sessions: new SessionStore(db, { cacheTtlMs: 1_000 }),
+    sessions: new SessionStore(db, { cacheTtlMs: 1_000, ttlMs: sessionTtl(env) }),
     anonymous: 'loopback-when-no-keys',
     logger,
     maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS).origins,
   });
+}
+
+function workerDb(env: WorkerEnv) {
+  return createDb(env.DATABASE_URL ? { url: env.DATABASE_URL, authToken: env.DATABASE_AUTH_TOKEN } : { d1: env.DB! });
+}
+
+function sessionTtl(env: WorkerEnv): number {
+  const ttl = parseDuration(env.SESSION_TTL ?? '24h');
+  return ttl < 0 ? Number.MAX_SAFE_INTEGER : ttl;
 }
 
 function build(env: WorkerEnv): { app: App } | { problems: string[] } {
@@ -129,5 +144,10 @@ export default {
       );
     }
     return built.app.fetch(request, env as unknown as Record<string, unknown>, ctx);
+  },
+  /** The cron trigger (wrangler.toml): removes sessions idle for longer than SESSION_TTL. */
+  scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContext): void {
+    if (workerConfigProblems(env).length) return;
+    ctx.waitUntil(new SessionStore(workerDb(env), { ttlMs: sessionTtl(env) }).sweep());
   },
 };

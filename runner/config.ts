@@ -41,6 +41,8 @@ export interface Config {
   llmParallel: number;
   /** -1: never unload. */
   modelKeepAliveMs: number;
+  /** Idle time after which a session is removed (`SESSION_TTL`, default 24 h; -1: never). */
+  sessionTtlMs: number;
 }
 
 /** Bad configuration: the message says what to fix. */
@@ -133,6 +135,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
   } catch (err) {
     problems.push(`MODEL_KEEP_ALIVE: ${(err as Error).message}`);
   }
+  let sessionTtlMs = 24 * 3_600_000;
+  try {
+    sessionTtlMs = parseDuration(str('SESSION_TTL') ?? '24h');
+  } catch (err) {
+    problems.push(`SESSION_TTL: ${(err as Error).message}`);
+  }
 
   const cors = parseCorsOrigins(env.CORS_ORIGINS);
   problems.push(...cors.problems);
@@ -171,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     llmThreads,
     llmParallel,
     modelKeepAliveMs,
+    sessionTtlMs,
   };
 }
 

@@ -1,4 +1,5 @@
 import { createApp } from '../edge/app.ts';
+import type { SessionStore } from '../edge/sessions/session-store.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { createRunnerVerifier } from '../shared/runner-token.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -26,8 +27,21 @@ async function main(): Promise<void> {
 }
 
 async function startServer(config: Config, logger: Logger): Promise<Served> {
-  const app = createApp(await buildServerDeps(config, logger));
+  const deps = await buildServerDeps(config, logger);
+  const app = createApp(deps);
+  if (config.sessionTtlMs > 0) sweepSessions(deps.sessions, Math.min(config.sessionTtlMs, 3_600_000), logger);
   return serveFetch(app.fetch, config.host, config.port);
+}
+
+/** Removes idle sessions now and every `everyMs`; a failed sweep is logged and retried next time. */
+function sweepSessions(sessions: SessionStore, everyMs: number, logger: Logger): void {
+  const sweep = () =>
+    sessions.sweep().then(
+      (removed) => removed && logger.info('sessions expired', { removed }),
+      (err: unknown) => logger.warn('session sweep failed', { error: (err as Error).message }),
+    );
+  void sweep();
+  setInterval(sweep, everyMs).unref();
 }
 
 async function startRunner(config: Config, logger: Logger, signal: AbortSignal): Promise<Served> {

@@ -78,7 +78,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     db,
     apiKeys,
     tokens,
-    sessions: new SessionStore(db),
+    sessions: new SessionStore(db, { ttlMs: config.sessionTtlMs < 0 ? Number.MAX_SAFE_INTEGER : config.sessionTtlMs }),
     anonymous: loopback ? ('when-no-keys' as const) : ('never' as const),
     logger,
     maxBodyBytes: config.maxBodyBytes,

@@ -1,7 +1,12 @@
 import { Hono } from 'hono';
 import { AppError, openAIErrorBody } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
-import { ChatCompletionRequest, type ChatMessage, type ChatRequest } from '../../shared/schemas/chat.ts';
+import {
+  ChatCompletionRequest,
+  type ChatEvent,
+  type ChatMessage,
+  type ChatRequest,
+} from '../../shared/schemas/chat.ts';
 import { continueConversation, recordAnswer } from '../sessions/conversation.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { toAppError } from '../middleware/errors.ts';
@@ -42,18 +47,36 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
     if (body.messages.length === 0 && !body.system) {
       throw new AppError(400, 'messages: must not be empty', { param: 'messages' });
     }
-    const messages = continueConversation(await deps.sessions.history(session.id), body.messages, body.system);
-    let runnerId = session.runnerId;
-    const answered = await deps.inference.chat(toChatRequest(body, model, messages), {
-      sessionId: session.id,
-      projectId: c.get('principal').projectId,
-      signal: c.req.raw.signal,
-      runnerId,
-      onRoute: (id) => (runnerId = id),
-    });
-    const events = recordAnswer(answered, (answer) => deps.sessions.saveHistory(session.id, [...messages, answer]));
-    if (session.currentModel !== model || session.runnerId !== runnerId) {
-      await deps.sessions.update(session.id, { currentModel: model, runnerId });
+    // A header-less request that sends a whole history (OpenAI clients) is self-contained: nothing to keep.
+    const stateless = !c.req.header('x-session-id') && body.messages.filter((m) => m.role !== 'system').length > 1;
+    const release = deps.sessions.beginTurn(session);
+    c.req.raw.signal.addEventListener('abort', release, { once: true });
+    let events: AsyncIterable<ChatEvent>;
+    try {
+      const stored = stateless ? [] : await deps.sessions.history(session.id);
+      const messages = continueConversation(stored, body.messages, body.system);
+      let runnerId = session.runnerId;
+      const answered = await deps.inference.chat(toChatRequest(body, model, messages), {
+        sessionId: session.id,
+        projectId: c.get('principal').projectId,
+        signal: c.req.raw.signal,
+        runnerId,
+        onRoute: (id) => (runnerId = id),
+      });
+      // Kept before the answer starts, so /v1/stop and the session's model work from any process while it runs.
+      const patch = { currentModel: model, runnerId };
+      if (stateless) deps.sessions.note(session, patch);
+      else if (session.currentModel !== model || session.runnerId !== runnerId)
+        await deps.sessions.update(session, patch);
+      // The turn is committed before the answer completes.
+      const save = (answer: ChatMessage) =>
+        stateless
+          ? Promise.resolve()
+          : deps.sessions.saveHistory(session, [...messages, answer], { currentModel: model, runnerId });
+      events = releasing(recordAnswer(answered, save), release);
+    } catch (err) {
+      release();
+      throw err;
     }
     const meta = {
       id: `chatcmpl-${randomAlphanumeric(24)}`,
@@ -67,4 +90,13 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
       onError: (err) => openAIErrorBody(toAppError(err)),
     });
   });
+}
+
+/** Passes events through and calls `release` once they end, however they end. */
+async function* releasing<T>(events: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+  try {
+    yield* events;
+  } finally {
+    release();
+  }
 }

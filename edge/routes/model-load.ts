@@ -43,7 +43,7 @@ export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
       async function* withSession() {
         for await (const event of events) {
           if ('status' in event && event.status === 'loaded') {
-            await deps.sessions.update(session.id, { currentModel: name, runnerId });
+            await deps.sessions.update(session, { currentModel: name, runnerId });
           }
           yield event;
         }

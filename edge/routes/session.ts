@@ -10,11 +10,12 @@ export function sessionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
       return c.json({ session_id: id, messages: await deps.sessions.history(id) });
     })
     .delete('/session/history', async (c) => {
-      await deps.sessions.saveHistory(c.get('session').id, []);
+      await deps.sessions.saveHistory(c.get('session'), []);
       return c.json({ status: 'cleared' });
     })
     .get('/session', async (c) => {
-      const session = c.get('session');
+      // Asked for explicitly, the session is kept (and its idle clock restarts).
+      const session = await deps.sessions.persist(c.get('session'));
       let loaded = false;
       if (session.currentModel) {
         const models = await deps.inference.listModels({ sessionId: session.id, projectId: session.projectId });

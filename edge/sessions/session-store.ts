@@ -1,6 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, gt, lt } from 'drizzle-orm';
 import type { Db } from '../../drizzle/db.ts';
 import { sessions } from '../../drizzle/schema.ts';
+import { AppError } from '../../shared/errors.ts';
 import { isSessionId, newSessionId } from '../../shared/ids.ts';
 import type { ChatMessage } from '../../shared/schemas/chat.ts';
 import type { Principal } from '../env.ts';
@@ -17,42 +18,64 @@ export interface SessionRecord {
 
 /** Messages a session keeps (the oldest are dropped first). */
 export const MAX_HISTORY = 200;
+/** Characters of JSON a session's stored conversation may take (the oldest turns are dropped first): 512 Ki. */
+export const MAX_HISTORY_CHARS = 512 * 1024;
+/** Idle time after which a session and its history are removed (`SESSION_TTL`): 24 h. */
+export const DEFAULT_SESSION_TTL_MS = 24 * 3_600_000;
 
 export type SessionPatch = Partial<Pick<SessionRecord, 'currentModel' | 'runnerId'>>;
 
+export interface SessionStoreOptions {
+  /** How stale a cached session may be: one Node process is the only writer (default 10 min); Workers use a short one. */
+  cacheTtlMs?: number;
+  maxCached?: number;
+  /** Idle time before a session expires (default 24 h). */
+  ttlMs?: number;
+}
+
 /**
- * `X-Session-ID` sessions, persisted in the database and cached in memory.
- * `cacheTtlMs` bounds how stale a cached session may be: a single Node
- * process is the only writer (default: 10 min); Workers isolates share the
- * database, so they use a short one.
+ * `X-Session-ID` sessions. An id is handed out at once, but a session is
+ * written to the database only when it has state to keep (a model, a
+ * conversation) or the client asks for it (`GET /v1/session`): header-less
+ * calls cost no write. Sessions belong to one principal in one project, expire
+ * after `ttlMs` without a write, and run one turn at a time.
  */
 export class SessionStore {
   readonly #cache: TtlCache<string, SessionRecord>;
+  /** Sessions with a turn running, found here too before they are stored. */
+  readonly #turns = new Map<string, SessionRecord>();
+  readonly ttlMs: number;
 
   constructor(
     readonly db: Db,
-    { cacheTtlMs = 600_000, maxCached = 50_000 }: { cacheTtlMs?: number; maxCached?: number } = {},
+    { cacheTtlMs = 600_000, maxCached = 50_000, ttlMs = DEFAULT_SESSION_TTL_MS }: SessionStoreOptions = {},
   ) {
-    this.#cache = new TtlCache(cacheTtlMs, maxCached);
+    this.#cache = new TtlCache(Math.min(cacheTtlMs, ttlMs), maxCached);
+    this.ttlMs = ttlMs;
   }
 
   /**
-   * The caller's session for `requestedId`: that session when it exists and
-   * belongs to `principal`; otherwise (absent, malformed, unknown, another
-   * principal's) a new one.
+   * The caller's session for `requestedId`: that session when it exists, has
+   * not expired and belongs to `principal` in its project; otherwise (absent,
+   * malformed, unknown, expired, another's) a new one, not yet stored.
    */
   async resolve(requestedId: string | undefined, principal: Principal): Promise<SessionRecord> {
     if (requestedId && isSessionId(requestedId)) {
-      const found = await this.get(requestedId);
-      if (found && found.principal === principal.id) return found;
+      const found = this.#turns.get(requestedId) ?? (await this.get(requestedId));
+      if (found && found.principal === principal.id && found.projectId === principal.projectId) return found;
     }
-    return this.create(principal);
+    return this.fresh(principal);
   }
 
+  /** A stored, unexpired session. */
   async get(id: string): Promise<SessionRecord | undefined> {
     const cached = this.#cache.get(id);
     if (cached) return cached;
-    const row = await this.db.select().from(sessions).where(eq(sessions.id, id)).get();
+    const row = await this.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.id, id), gt(sessions.updatedAt, this.#expiredBefore())))
+      .get();
     if (!row) return undefined;
     const record: SessionRecord = {
       id: row.id,
@@ -65,20 +88,33 @@ export class SessionStore {
     return record;
   }
 
-  async create(principal: Principal): Promise<SessionRecord> {
-    const record: SessionRecord = {
+  /** A new session for `principal`, in memory only until it has state ({@link persist}, {@link update}, {@link saveHistory}). */
+  fresh(principal: Principal): SessionRecord {
+    return {
       id: newSessionId(),
       principal: principal.id,
       projectId: principal.projectId,
       currentModel: null,
       runnerId: null,
     };
+  }
+
+  /** A new session, stored at once. */
+  async create(principal: Principal): Promise<SessionRecord> {
+    return this.persist(this.fresh(principal));
+  }
+
+  /** Stores the session (or refreshes its idle clock) with `patch` applied; resolves once committed. */
+  async persist(record: SessionRecord, patch: SessionPatch = {}): Promise<SessionRecord> {
+    const next = { ...record, ...patch };
+    const now = new Date();
     await this.db
       .insert(sessions)
-      .values({ id: record.id, principal: record.principal, projectId: record.projectId })
+      .values({ ...next, updatedAt: now })
+      .onConflictDoUpdate({ target: sessions.id, set: { ...patch, updatedAt: now } })
       .run();
-    this.#cache.set(record.id, record);
-    return record;
+    this.#remember(next);
+    return next;
   }
 
   /** The session's conversation (read from the database, not cached: it can be long). */
@@ -88,26 +124,83 @@ export class SessionStore {
     return Array.isArray(messages) ? (messages as ChatMessage[]) : [];
   }
 
-  /** Replaces the session's conversation, keeping the last `MAX_HISTORY` messages. */
-  async saveHistory(id: string, messages: ChatMessage[]): Promise<void> {
-    const kept = messages.slice(-MAX_HISTORY);
+  /**
+   * Replaces the session's conversation (storing the session if it was not),
+   * keeping the newest messages that fit in `MAX_HISTORY` and `MAX_HISTORY_CHARS`
+   * (a leading system message stays); resolves once committed.
+   */
+  async saveHistory(record: SessionRecord, messages: ChatMessage[], patch: SessionPatch = {}): Promise<void> {
+    const kept = boundedHistory(messages);
+    const now = new Date();
+    const next = { ...record, ...patch };
     await this.db
-      .update(sessions)
-      .set({ state: { messages: kept }, updatedAt: new Date() })
-      .where(eq(sessions.id, id))
+      .insert(sessions)
+      .values({ ...next, state: { messages: kept }, updatedAt: now })
+      .onConflictDoUpdate({ target: sessions.id, set: { ...patch, state: { messages: kept }, updatedAt: now } })
       .run();
+    this.#remember(next);
   }
 
-  async update(id: string, patch: SessionPatch): Promise<SessionRecord | undefined> {
-    const current = await this.get(id);
-    if (!current) return undefined;
-    const next = { ...current, ...patch };
-    await this.db
-      .update(sessions)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(sessions.id, id))
-      .run();
-    this.#cache.set(id, next);
-    return next;
+  /** Sets the session's model and runner (storing the session if it was not). */
+  async update(record: SessionRecord, patch: SessionPatch): Promise<SessionRecord> {
+    return this.persist(record, patch);
   }
+
+  /**
+   * Claims the session for one turn; a second turn while one runs is a 409
+   * (turns are never interleaved). Returns the release function (idempotent).
+   */
+  beginTurn(record: SessionRecord): () => void {
+    const { id } = record;
+    if (this.#turns.has(id)) {
+      throw new AppError(409, `Session ${id} is already generating an answer: wait for it, or POST /v1/stop`, {
+        code: 'session_busy',
+      });
+    }
+    this.#turns.set(id, record);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#turns.delete(id);
+    };
+  }
+
+  /** Updates a running turn's session in memory only (a self-contained request keeps nothing). */
+  note(record: SessionRecord, patch: SessionPatch): void {
+    if (this.#turns.has(record.id)) this.#turns.set(record.id, { ...record, ...patch });
+  }
+
+  #remember(record: SessionRecord): void {
+    this.#cache.set(record.id, record);
+    if (this.#turns.has(record.id)) this.#turns.set(record.id, record);
+  }
+
+  /** Deletes sessions idle for longer than the TTL; returns how many. */
+  async sweep(): Promise<number> {
+    const result: unknown = await this.db.delete(sessions).where(lt(sessions.updatedAt, this.#expiredBefore())).run();
+    // libSQL answers `rowsAffected`, D1 `meta.changes`.
+    const { rowsAffected, meta } = result as { rowsAffected?: number; meta?: { changes?: number } };
+    return rowsAffected ?? meta?.changes ?? 0;
+  }
+
+  #expiredBefore(): Date {
+    return new Date(Date.now() - this.ttlMs);
+  }
+}
+
+/** The newest messages that fit the count and byte caps; a leading system message is kept. */
+export function boundedHistory(messages: ChatMessage[]): ChatMessage[] {
+  const system = messages[0]?.role === 'system' || messages[0]?.role === 'developer' ? messages[0] : undefined;
+  const turns = (system ? messages.slice(1) : messages).slice(-MAX_HISTORY);
+  let chars = system ? JSON.stringify(system).length : 0;
+  let start = turns.length;
+  while (start > 0) {
+    const size = JSON.stringify(turns[start - 1]).length + 1;
+    if (chars + size > MAX_HISTORY_CHARS) break;
+    chars += size;
+    start--;
+  }
+  const kept = turns.slice(start);
+  return system ? [system, ...kept] : kept;
 }
