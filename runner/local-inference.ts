@@ -56,7 +56,7 @@ export class LocalInference implements Inference {
     return events;
   }
 
-  async embed(model: string, inputs: string[], options: CallOptions = {}): Promise<EmbedResult> {
+  async embed(model: string, inputs: (string | number[])[], options: CallOptions = {}): Promise<EmbedResult> {
     return this.#llm.embed(model, inputs, { signal: options.signal });
   }
 

@@ -8,7 +8,7 @@ import type { LoadEvent } from '../../shared/schemas/models.ts';
 import { ModelHost, type Lease, type ModelFiles } from '../host/model-host.ts';
 import { availableMemory } from '../system/memory.ts';
 import { generateChat, planChat } from './chat-generation.ts';
-import { embedInputs } from './embeddings.ts';
+import { embedInputs, type EmbeddingInput } from './embeddings.ts';
 import { llmLoader } from './llm-loader.ts';
 import type { ChatModel, EmbeddingModel, LlmModel } from './llm-models.ts';
 
@@ -41,6 +41,8 @@ export interface LlmEngineOptions {
 export class LlmEngine {
   readonly #host: ModelHost<LlmModel>;
   readonly #parallel: number;
+  /** Embedding requests in flight (they count as busy, as chat sequences do). */
+  #embedding = 0;
 
   constructor({
     models,
@@ -83,7 +85,7 @@ export class LlmEngine {
   }
 
   get busy(): number {
-    return this.#chats().reduce((n, c) => n + c.slots.busy, 0);
+    return this.#chats().reduce((n, c) => n + c.slots.busy, this.#embedding);
   }
 
   /** Downloads (when missing) and loads `name`, as the document's SSE events. 404 before any event for an unknown name. */
@@ -162,16 +164,29 @@ export class LlmEngine {
     }
   }
 
-  /** Embeds each input with an embedding model; also counts the input tokens. */
-  async embed(model: string, inputs: string[], { signal }: { signal?: AbortSignal } = {}): Promise<EmbedResult> {
+  /**
+   * Embeds each input (text or token ids) with an embedding model; also counts
+   * the input tokens. 400 for an input that does not fit. Busy (and its model
+   * leased, so neither evicted nor unloaded) from the call until it settles.
+   */
+  async embed(
+    model: string,
+    inputs: readonly EmbeddingInput[],
+    { signal }: { signal?: AbortSignal } = {},
+  ): Promise<EmbedResult> {
     const entry = this.entry(model);
     if (entry.kind !== 'embedding')
       throw new AppError(400, `Model ${model} is not an embedding model`, { param: 'model' });
-    const lease = (await this.#host.acquire(model, { signal })) as Lease<EmbeddingModel>;
+    this.#embedding++;
     try {
-      return await embedInputs(lease.model, inputs, { signal });
+      const lease = (await this.#host.acquire(model, { signal })) as Lease<EmbeddingModel>;
+      try {
+        return await embedInputs(lease.model, inputs, { signal });
+      } finally {
+        lease.release();
+      }
     } finally {
-      lease.release();
+      this.#embedding--;
     }
   }
 

@@ -46,7 +46,8 @@ export function llmLoader(options: LlmLoaderOptions): ModelLoader<LlmModel> {
         try {
           context =
             entry.kind === 'embedding'
-              ? await model.createEmbeddingContext({ contextSize, threads })
+              ? // One batch holds a whole input: pooling over an input split across batches is wrong (llama-server asks the same).
+                await model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads })
               : await model.createContext({ sequences: options.parallel, contextSize, threads });
         } catch (err) {
           await model.dispose();
