@@ -86,6 +86,8 @@ interface Resident<T extends HostedModel> extends Loaded<T> {
 export class ModelHost<T extends HostedModel> {
   readonly #resident = new Map<string, Resident<T>>();
   readonly #pending = new Map<string, Promise<Resident<T>>>();
+  /** Callers inside `acquire` per model: a model someone is about to lease is not evicted (no load/evict ping-pong). */
+  readonly #acquiring = new Map<string, number>();
   #loadLock: Promise<unknown> = Promise.resolve();
   readonly #opts: Required<Omit<ModelHostOptions<T>, 'logger'>> & { logger?: Logger };
 
@@ -135,11 +137,18 @@ export class ModelHost<T extends HostedModel> {
       onFile?: (status: 'exists' | 'completed') => void;
     } = {},
   ): Promise<Lease<T>> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const resident = this.#resident.get(name) ?? (await this.#load(name, { signal, onProgress, onFile }));
-      // Between the load and here another load may have evicted it: take the lease only on what is still resident.
-      if (this.#resident.get(name) === resident) return this.#lease(resident);
+    this.#acquiring.set(name, (this.#acquiring.get(name) ?? 0) + 1);
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const resident = this.#resident.get(name) ?? (await this.#load(name, { signal, onProgress, onFile }));
+        // Between the load and here an unload may have taken it: take the lease only on what is still resident.
+        if (this.#resident.get(name) === resident) return this.#lease(resident);
+      }
+    } finally {
+      const n = this.#acquiring.get(name)! - 1;
+      if (n) this.#acquiring.set(name, n);
+      else this.#acquiring.delete(name);
     }
   }
 
@@ -216,7 +225,9 @@ export class ModelHost<T extends HostedModel> {
     if (already) return already;
     const plan = await loader(file);
     file.signal?.throwIfAborted();
-    const idle = [...this.#resident.values()].filter((r) => r.leases === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    const idle = [...this.#resident.values()]
+      .filter((r) => r.leases === 0 && !this.#acquiring.has(r.name))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
     let free = await this.#free();
     while (!fits(plan.need, free) && idle.length) {
       await this.unload(idle.shift()!.name);
