@@ -54,6 +54,6 @@ export async function embedInputs(
 }
 
 function vocabularySize(embedding: EmbeddingModel): number | undefined {
-  const metadata = embedding.model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown[] } } };
+  const metadata = embedding.model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } };
   return metadata.tokenizer?.ggml?.tokens?.length;
 }
