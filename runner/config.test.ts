@@ -20,6 +20,12 @@ describe('configuration', () => {
     expect(c.databaseUrl).toBe(`file:${c.dataDir}/edgerunner.db`);
   });
 
+  it('reads LLM_MAX_TOKENS as a positive ceiling, unset by default', () => {
+    expect(loadConfig({}).llmMaxTokens).toBeUndefined();
+    expect(loadConfig({ LLM_MAX_TOKENS: '2048' }).llmMaxTokens).toBe(2048);
+    expect(() => loadConfig({ LLM_MAX_TOKENS: '0' })).toThrow(/LLM_MAX_TOKENS must be a positive integer/);
+  });
+
   it('normalises HF_ENDPOINT and picks the mode', () => {
     expect(loadConfig({ HF_ENDPOINT: 'http://127.0.0.1:9000' }).hfEndpoint).toBe('http://127.0.0.1:9000/');
     const edge = loadConfig({ RUNNER_URLS: 'http://127.0.0.1:1, http://127.0.0.1:2', RUNNER_SECRET: 'x'.repeat(16) });

@@ -39,6 +39,8 @@ export interface Config {
   logLevel: LogLevel;
   llmThreads: number;
   llmParallel: number;
+  /** Most tokens one answer may generate (`LLM_MAX_TOKENS`); undefined: the room the prompt leaves in the context. */
+  llmMaxTokens: number | undefined;
   /** -1: never unload. */
   modelKeepAliveMs: number;
   /** Idle time after which a session is removed (`SESSION_TTL`, default 24 h; -1: never). */
@@ -129,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
   };
   const llmThreads = positive('LLM_THREADS', defaultThreads());
   const llmParallel = positive('LLM_PARALLEL', 4);
+  const llmMaxTokens = str('LLM_MAX_TOKENS') === undefined ? undefined : positive('LLM_MAX_TOKENS', 1);
   let modelKeepAliveMs = 300_000;
   try {
     modelKeepAliveMs = parseDuration(str('MODEL_KEEP_ALIVE') ?? '5m');
@@ -178,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     logLevel: logLevel as LogLevel,
     llmThreads,
     llmParallel,
+    llmMaxTokens,
     modelKeepAliveMs,
     sessionTtlMs,
   };

@@ -37,6 +37,7 @@ export async function localInference(config: Config, runnerId: string): Promise<
     files: modelFiles({ modelsDir: config.modelsDir, hfEndpoint: config.hfEndpoint, hfToken: config.hfToken }),
     threads: config.llmThreads,
     parallel: config.llmParallel,
+    maxTokens: config.llmMaxTokens,
     keepAliveMs: config.modelKeepAliveMs,
   });
   return new LocalInference({ catalog, runnerId, llm });

@@ -3,7 +3,7 @@ import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
 import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/chat.ts';
-import { renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
+import { promptLength, renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
 import { toChatHistory, toFunctions } from './history.ts';
 import { llamaRuntime } from './llama-runtime.ts';
 import type { ChatModel } from './llm-models.ts';
@@ -37,29 +37,40 @@ export async function planChat(request: ChatRequest): Promise<ChatPlan> {
 /**
  * Generates the answer on the lent `slot`: plain-text answers that fit the
  * context on the lock-step batcher, the rest through LlamaChat. `onEnd`
- * runs once when the generation is over, whatever its outcome.
+ * runs once when the generation is over, whatever its outcome. At most
+ * `maxTokens` (the server's ceiling, LLM_MAX_TOKENS) are generated; without
+ * `max_tokens` in the request, at most the room the prompt leaves in the
+ * context (never unbounded, even where LlamaChat could shift the context).
  */
 export function generateChat(
   chat: ChatModel,
   slot: Slot,
   request: ChatRequest,
   { history, functions, grammar }: ChatPlan,
-  { signal, onEnd }: { signal?: AbortSignal; onEnd: () => void },
+  { signal, onEnd, maxTokens: ceiling = Infinity }: { signal?: AbortSignal; onEnd: () => void; maxTokens?: number },
 ): AsyncIterable<ChatEvent> {
   const stop = slot.stop!;
   const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   const onTextChunk = (text: string) => queue.push({ type: 'text', text });
   const prompt = request.tools?.length || grammar ? null : lockstepPrompt(chat.model, history);
-  const batcher =
-    prompt && chat.batcher.roomFor(slot.sequence, prompt.tokens.length) >= (request.maxTokens ?? 1)
-      ? chat.batcher
-      : null;
+  const room = prompt ? chat.batcher.roomFor(slot.sequence, prompt.tokens.length) : 0;
+  const batcher = prompt && room >= (request.maxTokens ?? 1) ? chat.batcher : null;
   const llamaChat = batcher ? null : new LlamaChat({ contextSequence: slot.sequence, autoDisposeSequence: false });
   let completionTokens = 0;
   let promptTokens: number | undefined;
+  const maxTokens = Math.max(
+    1,
+    Math.min(
+      ceiling,
+      request.maxTokens ??
+        (batcher
+          ? room
+          : (roomLeft(chat.model, slot.sequence.contextSize, history, functions) ?? slot.sequence.contextSize)),
+    ),
+  );
   const sampling = {
-    maxTokens: request.maxTokens,
+    maxTokens,
     temperature: request.temperature ?? 0.7,
     topP: request.topP,
     seed: request.seed,
@@ -150,6 +161,19 @@ async function grammarFor(request: ChatRequest): Promise<LlamaGrammar | undefine
       param: 'response_format.json_schema.schema',
     });
   }
+}
+
+/** Tokens the rendered prompt leaves free in a context of `contextSize`; undefined when it cannot be told. */
+function roomLeft(
+  model: LlamaModel,
+  contextSize: number,
+  history: ChatHistoryItem[],
+  functions: ChatPlan['functions'],
+): number | undefined {
+  const length = promptLength(model, history, functions);
+  if (length === undefined) return undefined;
+  // A prompt that does not fit leaves LlamaChat to shift the context: still at most one context's worth.
+  return length < contextSize ? contextSize - length : contextSize;
 }
 
 /** The prompt for the lock-step batcher; null (LlamaChat, which reports the error) when it cannot be rendered. */

@@ -2,6 +2,7 @@ import {
   isLlamaText,
   resolveChatWrapper,
   type ChatHistoryItem,
+  type ChatModelFunctions,
   type ChatWrapper,
   type LlamaModel,
   type LlamaText,
@@ -50,4 +51,23 @@ export function renderChatPrompt(model: LlamaModel, history: readonly ChatHistor
     hidden.push({ prefix: segment.prefix, suffix: segment.suffix });
   }
   return { tokens: state.contextText.tokenize(model.tokenizer), stops: state.stopGenerationTriggers, hidden };
+}
+
+/**
+ * The length in tokens of the prompt LlamaChat renders for `history` (with
+ * the `functions` documented in it); undefined when the wrapper cannot say.
+ */
+export function promptLength(
+  model: LlamaModel,
+  history: readonly ChatHistoryItem[],
+  functions?: ChatModelFunctions,
+): number | undefined {
+  try {
+    let wrapper = wrappers.get(model);
+    if (!wrapper) wrappers.set(model, (wrapper = resolveChatWrapper(model)));
+    const state = wrapper.generateContextState({ chatHistory: history, availableFunctions: functions });
+    return state.contextText.tokenize(model.tokenizer).length;
+  } catch {
+    return undefined;
+  }
 }

@@ -125,3 +125,40 @@ describe('LlmEngine: unloading and work in flight', () => {
     }
   });
 });
+
+describe('LlmEngine: generated tokens are bounded without max_tokens', () => {
+  const usage = async (events: AsyncIterable<unknown>) => {
+    let done: { finishReason: string; usage: { completion_tokens: number; total_tokens: number } } | undefined;
+    for await (const ev of events as AsyncIterable<{ type: string }>) if (ev.type === 'done') done = ev as never;
+    return done!;
+  };
+  const endless = { ...ask('tiny-loop'), maxTokens: undefined };
+
+  it('stops at the room the prompt leaves in the context, on the batcher and through LlamaChat', async () => {
+    // (node-llama-cpp rounds a context up to a multiple of 256.)
+    const small = { 'tiny-loop': { ...TINY_CATALOG.models['tiny-loop']!, contextSize: 256 } };
+    const e = engine({}, small);
+    for (const responseFormat of [undefined, { type: 'json_object' as const }]) {
+      const done = await usage(await e.chat({ ...endless, responseFormat }, { sessionId: `s-${!!responseFormat}` }));
+      expect(done.finishReason).toBe('length');
+      expect(done.usage.total_tokens).toBeLessThanOrEqual(256);
+      expect(done.usage.completion_tokens).toBeGreaterThan(0);
+    }
+    await e.dispose();
+  });
+
+  it('stops at LLM_MAX_TOKENS, also when max_tokens asks for more', async () => {
+    const e = engine({ maxTokens: 7 });
+    for (const request of [
+      endless,
+      ask('tiny-loop', 500),
+      { ...endless, responseFormat: { type: 'json_object' as const } },
+    ]) {
+      const done = await usage(await e.chat(request, { sessionId: 's' }));
+      expect(done.finishReason).toBe('length');
+      expect(done.usage.completion_tokens).toBeGreaterThan(0);
+      expect(done.usage.completion_tokens).toBeLessThanOrEqual(7);
+    }
+    await e.dispose();
+  });
+});

@@ -25,6 +25,8 @@ export interface LlmEngineOptions {
   keepAliveMs?: number;
   /** Callers that may wait for a sequence beyond `parallel`; default 16. */
   maxQueue?: number;
+  /** Most tokens one answer may generate, whatever `max_tokens` asks (LLM_MAX_TOKENS); default: no ceiling beyond the context. */
+  maxTokens?: number;
   /** Context size per sequence when the catalog gives none; default 4096. */
   contextSize?: number;
   /** Bytes that can be allocated now; default MemAvailable from /proc/meminfo. */
@@ -41,6 +43,7 @@ export interface LlmEngineOptions {
 export class LlmEngine {
   readonly #host: ModelHost<LlmModel>;
   readonly #parallel: number;
+  readonly #maxTokens: number | undefined;
   /** Embedding requests in flight (they count as busy, as chat sequences do). */
   #embedding = 0;
 
@@ -52,10 +55,12 @@ export class LlmEngine {
     keepAliveMs = 300_000,
     maxQueue = 16,
     contextSize = 4096,
+    maxTokens,
     availableMemory: memory = availableMemory,
     logger,
   }: LlmEngineOptions) {
     this.#parallel = parallel;
+    this.#maxTokens = maxTokens;
     const loader = llmLoader({ threads, parallel, maxQueue, contextSize });
     this.#host = new ModelHost<LlmModel>({
       models,
@@ -149,6 +154,7 @@ export class LlmEngine {
       try {
         return generateChat(lease.model, slot, request, plan, {
           signal,
+          maxTokens: this.#maxTokens,
           onEnd: () => {
             slots.release(slot);
             lease.release();
