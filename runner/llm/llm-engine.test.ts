@@ -69,8 +69,8 @@ describe('LlmEngine: memory, idle unload, queueing', () => {
   });
 
   it('evicts the least recently used idle model when memory would not fit, else refuses with 507', async () => {
-    // Room for two tiny models (each needs ~65 MB: its size + 10% + 64 MB); each loaded one takes 100 MB of it.
-    const per = 100 * MB;
+    // Room for two tiny models (node-llama-cpp estimates ~70 MB for tiny-chat, ~150 MB for the 8k-context ones); each loaded one takes 200 MB of it.
+    const per = 200 * MB;
     const e: LlmEngine = engine({ availableMemory: () => 2 * per + 1 - e.loadedNames.length * per });
     const load = (name: string) => drain(e.load(name));
     await load('tiny-chat');
@@ -85,6 +85,25 @@ describe('LlmEngine: memory, idle unload, queueing', () => {
     expect((err as AppError).status).toBe(507);
     expect((err as AppError).message).toMatch(/Not enough memory to load tiny-chat: needs ~[\d.]+ GB/);
     await Promise.all([e.dispose(), tight.dispose()]);
+  });
+
+  it('counts the KV cache of every sequence, and loads a smaller context when the catalog’s does not fit', async () => {
+    // tiny-loop: ~150 MB with 8192 tokens × 1 sequence; ~440 MB × 4 sequences.
+    const four = engine({ parallel: 4, availableMemory: () => 300 * MB });
+    await drain(four.load('tiny-loop')); // falls back to a smaller context
+    const done = await (async () => {
+      let last: { finishReason: string; usage: { total_tokens: number } } | undefined;
+      const events = await four.chat({ ...ask('tiny-loop'), maxTokens: undefined }, { sessionId: 's' });
+      for await (const ev of events as AsyncIterable<{ type: string }>) if (ev.type === 'done') last = ev as never;
+      return last!;
+    })();
+    expect(done.finishReason).toBe('length');
+    expect(done.usage.total_tokens).toBeLessThanOrEqual(4096);
+    const none = engine({ parallel: 4, availableMemory: () => 40 * MB });
+    const err = await drain(none.load('tiny-loop')).catch((x: unknown) => x);
+    expect((err as AppError).status).toBe(507);
+    expect((err as AppError).message).toMatch(/with a context of 8192 tokens × 4 sequences, ~[\d.]+ GB even with 512/);
+    await Promise.all([four.dispose(), none.dispose()]);
   });
 
   it('queues requests beyond the sequences, then answers 429 with Retry-After', async () => {
