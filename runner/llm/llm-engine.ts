@@ -8,6 +8,7 @@ import type { LoadEvent } from '../../shared/schemas/models.ts';
 import { ModelHost, type Lease, type ModelFiles } from '../host/model-host.ts';
 import { availableMemory } from '../system/memory.ts';
 import { generateChat, planChat } from './chat-generation.ts';
+import { llamaRuntime } from './llama-runtime.ts';
 import { embedInputs, type EmbeddingInput } from './embeddings.ts';
 import { llmLoader } from './llm-loader.ts';
 import type { ChatModel, EmbeddingModel, LlmModel } from './llm-models.ts';
@@ -67,7 +68,7 @@ export class LlmEngine {
       files,
       keepAliveMs,
       loaders: { llm: loader, embedding: loader },
-      memory: () => ({ ram: memory(), vram: 0 }),
+      memory: async () => ({ ram: memory(), vram: await freeVram() }),
       logger,
     });
   }
@@ -199,4 +200,10 @@ export class LlmEngine {
   #chats(): ChatModel[] {
     return this.#host.models.filter((m): m is ChatModel => m.kind === 'llm');
   }
+}
+
+/** Free GPU memory as llama.cpp sees it (0 without a GPU). */
+async function freeVram(): Promise<number> {
+  const llama = await llamaRuntime();
+  return llama.gpu === false ? 0 : (await llama.getVramState()).free;
 }
