@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRunnerSigner } from '../shared/runner-token.ts';
 import { compare, formatReport, problems, type Outcome, type Outcomes } from './lib/gateway-report.ts';
-import { measure } from './lib/load.ts';
+import { measure, type LoadOptions } from './lib/load.ts';
 import {
   listeningUrl,
   runToEnd,
@@ -16,9 +16,19 @@ import {
   type Child,
 } from '../test/helpers/child-processes.ts';
 import { startWranglerEdge } from './lib/wrangler-edge.ts';
+import { buildTinyLlama } from '../test/fixtures/tiny-llama.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNNER_ID = 'bench-runner';
+/** The scripted tiny model the streamed-chat scenario asks (added to the runner's catalog). */
+const CHAT_MODEL = 'bench-tiny-chat';
+/** A short streamed completion: what a chat UI sends (the scripted model answers in a few tokens). */
+const CHAT_BODY = JSON.stringify({
+  model: CHAT_MODEL,
+  stream: true,
+  max_tokens: 16,
+  messages: [{ role: 'user', content: 'Hi' }],
+});
 /** Runner tokens live 60 s; runner-direct sends one token for its whole warm-up and run. */
 const MAX_SECONDS = 55;
 
@@ -33,8 +43,10 @@ export interface GatewayOptions {
 
 /**
  * `npm run bench -- gateway`: `GET /v1/models` at 32 connections against a
- * runner directly, a bare Hono + undici pass-through, the edge on Node and
- * the edge under `wrangler dev`, all forwarding to one runner. Prints a table
+ * runner directly, a bare Hono + undici pass-through, the edge on Node (with a
+ * session, and without one as OpenAI clients call), and the edge under
+ * `wrangler dev`, all forwarding to one runner; plus a short streamed chat
+ * completion through the edge on Node to a scripted tiny model. Prints a table
  * and the ratios, writes `.tmp/bench-gateway.json`, and throws when any
  * scenario failed or saw non-2xx answers or errors.
  */
@@ -52,13 +64,17 @@ export async function run({
     console.error(`note: load average is ${loadBefore.toFixed(2)}; other work will skew the numbers`);
   const tmp = await mkdtemp(join(tmpdir(), 'edgerunner-bench-'));
   const secret = randomBytes(24).toString('base64url');
-  const load = (url: string, headers: Record<string, string>) => {
-    console.error(`  measuring ${url} for ${warmupSeconds} + ${seconds} s`);
-    return measure({ url, headers, connections, seconds, warmupSeconds });
+  const load = (url: string, headers: Record<string, string>, extra: Partial<LoadOptions> = {}) => {
+    console.error(`  measuring ${extra.method ?? 'GET'} ${url} for ${warmupSeconds} + ${seconds} s`);
+    return measure({ url, headers, connections, seconds, warmupSeconds, ...extra });
   };
   const outcomes: Outcomes = {};
   try {
-    const runner = npm('runner', ['runner'], { RUNNER_SECRET: secret, RUNNER_ID });
+    const runner = npm('runner', ['runner'], {
+      RUNNER_SECRET: secret,
+      RUNNER_ID,
+      MODELS_FILE: await catalogWithTinyChat(tmp),
+    });
     const runnerUrl = await listeningUrl(runner, { timeoutMs: 60_000 });
 
     outcomes['runner-direct'] = await attempt('runner-direct', async () => {
@@ -79,6 +95,31 @@ export async function run({
       return using(edge, async () => throughEdge(await listeningUrl(edge, { timeoutMs: 60_000 }), apiKey, load));
     });
 
+    // The OpenAI-client path: no X-Session-ID, so every request gets a fresh session id (and, with nothing to keep,
+    // no database write); and a short streamed chat completion, edge → runner → scripted model, at as many
+    // connections as the runner has sequences (LLM_PARALLEL, 4), so nothing queues or is refused.
+    const edgeNode = async (name: string, scenario: (url: string, apiKey: string) => Promise<Outcome>) => {
+      const dataDir = join(tmp, name);
+      const apiKey = await createKey(dataDir);
+      const edge = npm(name, ['start'], { RUNNER_URLS: runnerUrl, RUNNER_SECRET: secret, DATA_DIR: dataDir });
+      return using(edge, async () => scenario(await listeningUrl(edge, { timeoutMs: 60_000 }), apiKey));
+    };
+    outcomes['edge-node-headerless'] = await attempt('edge-node-headerless', () =>
+      edgeNode('edge-node-headerless', async (url, apiKey) => {
+        const headers = { 'x-api-key': apiKey };
+        return load(await checked(`${url}/v1/models`, headers), headers);
+      }),
+    );
+    outcomes['edge-node-chat-stream'] = await attempt('edge-node-chat-stream', () =>
+      edgeNode('edge-node-chat-stream', async (url, apiKey) => {
+        const headers = { 'x-api-key': apiKey, 'content-type': 'application/json' };
+        const first = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: CHAT_BODY });
+        const text = await first.text();
+        if (!first.ok || !text.includes('[DONE]')) throw new Error(`chat answered ${first.status}: ${text}`);
+        return load(`${url}/v1/chat/completions`, headers, { method: 'POST', body: CHAT_BODY, connections: 4 });
+      }),
+    );
+
     outcomes['edge-wrangler'] = await attempt('edge-wrangler', async () => {
       console.error('edge-wrangler: applying D1 migrations, inserting a key, starting wrangler dev');
       const stateDir = join(tmp, 'wrangler-state');
@@ -92,7 +133,8 @@ export async function run({
 
   const comparison = compare(outcomes);
   console.log(
-    `\ngateway: GET /v1/models, ${connections} connections, ${warmupSeconds} s warm-up + ${seconds} s` +
+    `\ngateway: GET /v1/models at ${connections} connections (edge-node-headerless: no X-Session-ID;` +
+      ` edge-node-chat-stream: a streamed chat completion at 4), ${warmupSeconds} s warm-up + ${seconds} s` +
       ` (load average before: ${loadBefore.toFixed(2)})\n`,
   );
   console.log(formatReport(outcomes, comparison));
@@ -113,7 +155,7 @@ export async function run({
   if (failed.length) throw new Error(`the numbers are not to be trusted:\n  ${failed.join('\n  ')}`);
 }
 
-type Load = (url: string, headers: Record<string, string>) => Promise<Outcome>;
+type Load = (url: string, headers: Record<string, string>, extra?: Partial<LoadOptions>) => Promise<Outcome>;
 
 /** Opens a session with the key (one request), then loads `/v1/models` with key and session. */
 async function throughEdge(url: string, apiKey: string, load: Load): Promise<Outcome> {
@@ -159,6 +201,19 @@ function npm(name: string, args: string[], env: Record<string, string>): Child {
 async function createKey(dataDir: string): Promise<string> {
   const args = ['run', '-s', 'keys', '--', 'create', '--project', 'bench'];
   return (await runToEnd({ name: 'keys', command: 'npm', args, env: { DATA_DIR: dataDir }, cwd: ROOT })).trim();
+}
+
+/** The shipped catalog plus the scripted tiny model, written under `dir`: the runner's MODELS_FILE. */
+async function catalogWithTinyChat(dir: string): Promise<string> {
+  const catalog = JSON.parse(await readFile(join(ROOT, 'models.json'), 'utf8')) as {
+    models: Record<string, unknown>;
+  };
+  const model = join(dir, 'bench-tiny-chat.gguf');
+  await writeFile(model, buildTinyLlama({ weights: 'scripted' }));
+  catalog.models[CHAT_MODEL] = { kind: 'llm', source: model, contextSize: 512 };
+  const file = join(dir, 'models.json');
+  await writeFile(file, JSON.stringify(catalog));
+  return file;
 }
 
 function tsx(file: string) {

@@ -1,6 +1,13 @@
 import type { LoadResult } from './load.ts';
 
-export const SCENARIOS = ['runner-direct', 'bare-passthrough', 'edge-node', 'edge-wrangler'] as const;
+export const SCENARIOS = [
+  'runner-direct',
+  'bare-passthrough',
+  'edge-node',
+  'edge-node-headerless',
+  'edge-node-chat-stream',
+  'edge-wrangler',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 export type Outcome = LoadResult | { error: string };
 export type Outcomes = Partial<Record<Scenario, Outcome>>;
@@ -23,6 +30,10 @@ export function compare(outcomes: Outcomes): Comparison {
   const added: Record<string, { p50: number; p99: number }> = {};
   const direct = outcomes['runner-direct'];
   const bare = outcomes['bare-passthrough'];
+  const withSession = outcomes['edge-node'];
+  const headerless = outcomes['edge-node-headerless'];
+  if (ok(withSession) && ok(headerless))
+    rpsRatios['edge-node-headerless / edge-node'] = headerless.rps / withSession.rps;
   for (const proxy of ['bare-passthrough', 'edge-node', 'edge-wrangler'] as const) {
     const p = outcomes[proxy];
     if (!ok(p)) continue;

@@ -9,6 +9,10 @@ export interface LoadOptions {
   seconds?: number;
   /** Unmeasured seconds first; default 2. */
   warmupSeconds?: number;
+  /** Default GET. */
+  method?: 'GET' | 'POST';
+  /** JSON body for POST. */
+  body?: string;
 }
 
 export interface LoadResult {
@@ -23,17 +27,20 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
 }
 
-/** Drives `GET url` with autocannon: a warm-up run, then a measured one. Both are bounded in time. */
+/** Drives `url` with autocannon (each response read to its end): a warm-up run, then a measured one. Both are bounded in time. */
 export async function measure({
   url,
   headers = {},
   connections = 32,
   seconds = 10,
   warmupSeconds = 2,
+  method = 'GET',
+  body,
 }: LoadOptions): Promise<LoadResult> {
-  if (warmupSeconds > 0) await autocannon({ url, headers, connections, duration: warmupSeconds });
+  const request = { url, headers, connections, method, ...(body === undefined ? {} : { body }) };
+  if (warmupSeconds > 0) await autocannon({ ...request, duration: warmupSeconds });
   const latencies: number[] = [];
-  const run = autocannon({ url, headers, connections, duration: seconds });
+  const run = autocannon({ ...request, duration: seconds });
   run.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   const result = await run;
   latencies.sort((a, b) => a - b);
