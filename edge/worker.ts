@@ -6,6 +6,7 @@ import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { tokenConfigWarnings, TokenVerifier } from './auth/tokens.ts';
+import { ProjectHostedModels } from './providers/hosted-models.ts';
 import { ProjectProviderKeys } from './providers/project-keys.ts';
 import { ProviderInference } from './providers/provider-inference.ts';
 import { createProviderRegistry } from './providers/provider-registry.ts';
@@ -39,6 +40,8 @@ export interface WorkerEnv {
   GROQ_API_KEY?: string;
   /** The content of a `providers.json` (other OpenAI-compatible hosts). */
   PROVIDERS_JSON?: string;
+  /** Providers whose any model (`id/<model>`) callers may use on the server's key (comma list, or `*`). */
+  PROVIDER_PASSTHROUGH?: string;
   LOG_LEVEL?: string;
   /** Idle time after which a session is removed (`24h` by default); the cron trigger sweeps them. */
   SESSION_TTL?: string;
@@ -95,6 +98,7 @@ export function createWorkerApp(env: WorkerEnv): App {
       new RemoteInference(pool),
       createProviderRegistry(env, { providersFile: env.PROVIDERS_JSON }),
       new ProjectProviderKeys(db),
+      new ProjectHostedModels(db),
     ),
     pool,
     runnerToken: env.RUNNER_TOKEN,

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { ProjectHostedModels } from '../edge/providers/hosted-models.ts';
 import { ProjectProviderKeys } from '../edge/providers/project-keys.ts';
 import { ProviderInference } from '../edge/providers/provider-inference.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../edge/providers/provider-registry.ts';
@@ -87,10 +88,11 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   };
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);
+  const hostedModels = new ProjectHostedModels(db);
   if (config.mode === 'embedded') {
     return {
       ...common,
-      inference: new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys),
+      inference: new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys, hostedModels),
     };
   }
   const pool = new RunnerPool({
@@ -101,7 +103,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   });
   return {
     ...common,
-    inference: new ProviderInference(new RemoteInference(pool), providers, projectKeys),
+    inference: new ProviderInference(new RemoteInference(pool), providers, projectKeys, hostedModels),
     pool,
     runnerToken: config.runnerToken,
   };

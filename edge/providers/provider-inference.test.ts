@@ -179,7 +179,7 @@ describe('ProviderInference behind the app (POST /v1/chat/completions)', () => {
     const missing = await t.app.request('/v1/chat/completions', post({ model: 'claude-3-haiku', messages }));
     expect(missing.status).toBe(400);
     expect((await missing.json()).error.message).toBe('API key not found for provider Anthropic');
-    const refused = await t.app.request('/v1/chat/completions', post({ model: 'openai/gpt-4.1', messages }));
+    const refused = await t.app.request('/v1/chat/completions', post({ model: 'gpt-4o-mini', messages }));
     expect(refused.status).toBe(401);
     expect((await refused.json()).error).toMatchObject({ message: 'Invalid API Key', code: 'invalid_api_key' });
   });

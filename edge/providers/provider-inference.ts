@@ -3,25 +3,43 @@ import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
+import { checkHostedModel, visibleModels, type ProjectHostedModels } from './hosted-models.ts';
 import type { ProjectProviderKeys } from './project-keys.ts';
-import type { ProviderRegistry } from './provider-registry.ts';
+import type { ProviderRegistry, ResolvedProvider } from './provider-registry.ts';
 
 /**
  * `Inference` that sends provider slugs (`gpt-4o-mini`, `anthropic/…`, a
  * `providers.json` id) to their external provider and everything else to the
  * wrapped `Inference` (local engines or the runner pool). Provider slugs are
- * looked at first, so they shadow a local model of the same name.
+ * looked at first, so they shadow a local model of the same name. Which
+ * hosted models a caller may use is checked here (`hosted-models.ts`).
  */
 export class ProviderInference implements Inference {
   readonly #running = new Map<string, Set<AbortController>>();
   readonly #perProject = new Map<string, { keys: Record<string, string>; registry: ProviderRegistry }>();
 
-  /** `projectKeys`: projects' own provider keys, which win over the server's (absent: the server's only). */
+  /**
+   * `projectKeys`: projects' own provider keys, which win over the server's
+   * (absent: the server's only); `hostedModels`: the operator's per-project
+   * lists of hosted models (absent: the default policy for every project).
+   */
   constructor(
     readonly inner: Inference,
     readonly providers: ProviderRegistry,
     readonly projectKeys?: ProjectProviderKeys,
+    readonly hostedModels?: ProjectHostedModels,
   ) {}
+
+  #projectList(projectId: string | null | undefined): Promise<readonly string[] | null> | null {
+    return this.hostedModels && projectId ? this.hostedModels.get(projectId) : null;
+  }
+
+  /** The provider for `name` when it is a hosted model the caller may use (403 when not); undefined for local ones. */
+  async #resolve(name: string, projectId: string | null | undefined): Promise<ResolvedProvider | undefined> {
+    const resolved = (await this.#registry(projectId)).resolve(name);
+    if (resolved) checkHostedModel(name, resolved, await this.#projectList(projectId));
+    return resolved;
+  }
 
   /** The registry for the caller's project: the server's providers, re-keyed with the project's own keys. */
   async #registry(projectId: string | null | undefined): Promise<ProviderRegistry> {
@@ -42,9 +60,10 @@ export class ProviderInference implements Inference {
    * provider models alone.
    */
   async listModels(options: CallOptions = {}): Promise<ModelSummary[]> {
-    const external = (await this.#registry(options.projectId))
-      .listModels()
-      .map((m) => ({ id: m.id, kind: 'llm' as const, loaded: true }));
+    const external = visibleModels(
+      await this.#registry(options.projectId),
+      await this.#projectList(options.projectId),
+    ).map((id) => ({ id, kind: 'llm' as const, loaded: true }));
     let local: ModelSummary[];
     try {
       local = await this.inner.listModels(options);
@@ -62,7 +81,7 @@ export class ProviderInference implements Inference {
 
   /** A provider model has nothing to load: `exists` then `loaded` (400 when its key is missing). */
   async loadModel(name: string, options: CallOptions = {}): Promise<AsyncIterable<LoadEvent>> {
-    if (!(await this.#registry(options.projectId)).resolve(name)) return this.inner.loadModel(name, options);
+    if (!(await this.#resolve(name, options.projectId))) return this.inner.loadModel(name, options);
     return (async function* (): AsyncGenerator<LoadEvent> {
       yield { status: 'exists' };
       yield { status: 'loaded' };
@@ -76,7 +95,7 @@ export class ProviderInference implements Inference {
   }
 
   async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
-    const resolved = (await this.#registry(options.projectId)).resolve(request.model);
+    const resolved = await this.#resolve(request.model, options.projectId);
     if (!resolved) return this.inner.chat(request, options);
     const controller = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;

@@ -63,6 +63,24 @@ describe('provider registry', () => {
     expect(registry.resolve('openai/')).toBeUndefined();
   });
 
+  it('tells listed slugs from free provider/model ones, and which providers allow the latter', () => {
+    const file = { providers: { ...together.providers, local: { ...together.providers.local, passthrough: true } } };
+    const env = { OPENAI_API_KEY: 'sk-o', GROQ_API_KEY: 'gsk', TOGETHER_API_KEY: 'tg' };
+    const registry = createProviderRegistry(env, { providersFile: file });
+    expect(registry.resolve('gpt-4o-mini')).toMatchObject({ alias: true, passthrough: false });
+    expect(registry.resolve('openai/gpt-4o-mini')).toMatchObject({ alias: true, upstreamModel: 'gpt-4o-mini' });
+    expect(registry.resolve('openai/gpt-4.1')).toMatchObject({ alias: false, passthrough: false });
+    expect(registry.resolve('local/qwen-big')).toMatchObject({ alias: false, passthrough: true });
+    expect(registry.resolve('openai/constructor')).toMatchObject({ alias: false, upstreamModel: 'constructor' });
+    const open = createProviderRegistry({ ...env, PROVIDER_PASSTHROUGH: 'openai, together' }, { providersFile: file });
+    expect(open.resolve('openai/gpt-4.1')!.passthrough).toBe(true);
+    expect(open.resolve('together/x')!.passthrough).toBe(true);
+    expect(open.resolve('groq/x')!.passthrough).toBe(false);
+    expect(createProviderRegistry({ ...env, PROVIDER_PASSTHROUGH: '*' }).resolve('groq/x')!.passthrough).toBe(true);
+    // A project's own key opens its provider for that project.
+    expect(registry.withKeys({ groq: 'own' }).resolve('groq/x')!.passthrough).toBe(true);
+  });
+
   it('answers 400 "API key not found for provider <name>" for a provider without a key', () => {
     const registry = createProviderRegistry({ OPENAI_API_KEY: '  ' }, { providersFile: together });
     const openai = thrown(() => registry.resolve('gpt-4o-mini'));
@@ -78,9 +96,9 @@ describe('provider registry', () => {
   it('lists the models of configured providers only', () => {
     const registry = createProviderRegistry({ GROQ_API_KEY: 'gsk' }, { providersFile: JSON.stringify(together) });
     expect(registry.listModels()).toEqual([
-      { id: 'groq-llama-3-8b', provider: 'Groq' },
-      { id: 'groq-llama-3.1-8b', provider: 'Groq' },
-      { id: 'local-qwen', provider: 'llama-server' },
+      { id: 'groq-llama-3-8b', provider: 'Groq', providerId: 'groq', upstreamModel: 'llama3-8b-8192' },
+      { id: 'groq-llama-3.1-8b', provider: 'Groq', providerId: 'groq', upstreamModel: 'llama-3.1-8b-instant' },
+      { id: 'local-qwen', provider: 'llama-server', providerId: 'local', upstreamModel: 'qwen' },
     ]);
     expect(createProviderRegistry({}).listModels()).toEqual([]);
   });

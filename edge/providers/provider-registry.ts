@@ -52,6 +52,8 @@ const ProviderEntry = z
       .optional(),
     apiKey: z.string().min(1).optional(),
     models: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** Whether callers may name any model as `id/<model>` on this entry's key (default false: `models` only). */
+    passthrough: z.boolean().default(false),
   })
   .refine((p) => !(p.apiKey && p.apiKeyEnv), { message: 'set apiKey or apiKeyEnv, not both', path: ['apiKey'] });
 
@@ -110,6 +112,8 @@ export interface ProviderSlot {
   /** Absent when the provider's key is not configured. */
   provider: ChatProvider | undefined;
   models: Record<string, string>;
+  /** Whether `id/<any model>` may be used on the server's key; default false (only `models`). */
+  passthrough?: boolean;
   /** Builds this provider with another key (a project's own). */
   withKey?: (apiKey: string) => ChatProvider;
 }
@@ -121,6 +125,10 @@ export interface ResolvedProvider {
   providerId: string;
   /** The model id to send upstream. */
   upstreamModel: string;
+  /** Whether the slug is one the operator listed (`models` of the provider), not a free `provider/model`. */
+  alias: boolean;
+  /** Whether the provider lets any `provider/model` be used on the server's key. */
+  passthrough: boolean;
 }
 
 /** The external providers and the model slugs they serve. */
@@ -144,30 +152,43 @@ export class ProviderRegistry {
    * provider's key is not configured.
    */
   resolve(slug: string): ResolvedProvider | undefined {
-    let found = this.#models.get(slug);
-    if (!found) {
+    let found: { slot: ProviderSlot; upstream: string; alias: boolean } | undefined;
+    const known = this.#models.get(slug);
+    if (known) found = { ...known, alias: true };
+    else {
       const cut = slug.indexOf('/');
       const slot = cut > 0 ? this.#slots.get(slug.slice(0, cut)) : undefined;
       const rest = slug.slice(cut + 1);
       if (!slot || !rest) return undefined;
-      found = { slot, upstream: slot.models[rest] ?? rest };
+      const listed = Object.hasOwn(slot.models, rest);
+      found = { slot, upstream: listed ? slot.models[rest]! : rest, alias: listed };
     }
-    const { slot, upstream } = found;
+    const { slot, upstream, alias } = found;
     if (!slot.provider) {
       throw new AppError(400, `API key not found for provider ${slot.name}`, {
         code: 'api_key_not_found',
         param: 'model',
       });
     }
-    return { provider: slot.provider, providerId: slot.id, upstreamModel: upstream };
+    return {
+      provider: slot.provider,
+      providerId: slot.id,
+      upstreamModel: upstream,
+      alias,
+      passthrough: slot.passthrough ?? false,
+    };
   }
 
-  /** This registry with some providers keyed by a project's own keys (by provider id); unknown ids are ignored. */
+  /**
+   * This registry with some providers keyed by a project's own keys (by
+   * provider id; unknown ids are ignored). On its own key a project may name
+   * any model of that provider (`openai/<model>`): it pays for it.
+   */
   withKeys(keys: Record<string, string>): ProviderRegistry {
     return new ProviderRegistry(
       [...this.#slots.values()].map((slot) => {
         const key = keys[slot.id];
-        return key && slot.withKey ? { ...slot, provider: slot.withKey(key) } : slot;
+        return key && slot.withKey ? { ...slot, provider: slot.withKey(key), passthrough: true } : slot;
       }),
     );
   }
@@ -177,9 +198,11 @@ export class ProviderRegistry {
     return this.#slots.has(id);
   }
 
-  /** The slugs of every provider whose key is configured, with the provider's display name. */
-  listModels(): Array<{ id: string; provider: string }> {
-    return [...this.#models].filter(([, m]) => m.slot.provider).map(([id, m]) => ({ id, provider: m.slot.name }));
+  /** The slugs of every provider whose key is configured, with the provider's display name and id. */
+  listModels(): Array<{ id: string; provider: string; providerId: string; upstreamModel: string }> {
+    return [...this.#models]
+      .filter(([, m]) => m.slot.provider)
+      .map(([id, m]) => ({ id, provider: m.slot.name, providerId: m.slot.id, upstreamModel: m.upstream }));
   }
 }
 
@@ -197,7 +220,9 @@ export interface ProviderRegistryOptions extends ProviderHttpOptions {
  * (default `https://api.anthropic.com`), `GROQ_API_KEY`/`GROQ_BASE_URL`
  * (default `https://api.groq.com/openai/v1`), plus the hosts of
  * `providers.json` (whose slugs win over built-in ones). Empty values count
- * as unset.
+ * as unset. `PROVIDER_PASSTHROUGH` (comma list of provider ids, or `*`) lets
+ * callers name any model of those providers (`openai/<model>`) on the
+ * server's key; by default only the listed slugs are served.
  */
 export function createProviderRegistry(
   env: object,
@@ -207,6 +232,8 @@ export function createProviderRegistry(
     const value = (env as Record<string, unknown>)[name];
     return typeof value === 'string' && value.trim() ? value.trim() : undefined;
   };
+  const open = new Set((read('PROVIDER_PASSTHROUGH') ?? '').split(',').map((s) => s.trim()));
+  const passthrough = (id: string) => open.has('*') || open.has(id);
   const slots: ProviderSlot[] = Object.entries(BUILT_IN_PROVIDERS).map(([id, b]) => {
     const apiKey = read(b.keyEnv);
     const baseUrl = read(b.baseUrlEnv) ?? b.baseUrl;
@@ -214,7 +241,14 @@ export function createProviderRegistry(
       b.api === 'anthropic'
         ? new AnthropicProvider({ name: b.name, apiKey: key, baseUrl, defaultMaxTokens: anthropicMaxTokens, ...http })
         : new OpenAICompatibleProvider({ name: b.name, apiKey: key, baseUrl, ...http });
-    return { id, name: b.name, provider: apiKey ? withKey(apiKey) : undefined, models: b.models, withKey };
+    return {
+      id,
+      name: b.name,
+      provider: apiKey ? withKey(apiKey) : undefined,
+      models: b.models,
+      passthrough: passthrough(id),
+      withKey,
+    };
   });
   const file = providersFile === undefined ? { providers: {} } : parseProvidersFile(providersFile);
   for (const [id, entry] of Object.entries(file.providers)) {
@@ -227,6 +261,7 @@ export function createProviderRegistry(
       name: entry.name,
       provider: missing ? undefined : withKey(apiKey),
       models: entry.models,
+      passthrough: entry.passthrough || passthrough(id),
       withKey,
     });
   }
