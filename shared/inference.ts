@@ -1,5 +1,5 @@
 import type { ChatEvent, ChatRequest } from './schemas/chat.ts';
-import type { EmbedResult } from './schemas/embeddings.ts';
+import type { EmbedInput, EmbedResult } from './schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
 
@@ -36,8 +36,8 @@ export interface Inference {
   unloadModel(name: string, options?: CallOptions): Promise<boolean>;
   /** Answers a chat request on the session's sequence. */
   chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>>;
-  /** Embeds each input with an embedding model. */
-  embed(model: string, inputs: string[], options?: CallOptions): Promise<EmbedResult>;
+  /** Embeds each input (text, or token ids of the model's vocabulary) with an embedding model. */
+  embed(model: string, inputs: EmbedInput[], options?: CallOptions): Promise<EmbedResult>;
   /** Stops the session's running generation; false when nothing was running. */
   stop(sessionId: string, options?: CallOptions): Promise<boolean>;
 }

@@ -40,6 +40,23 @@ describe('POST /v1/embeddings', () => {
     expect(single.data[0].embedding).toEqual(a);
   });
 
+  it('takes token-id inputs (what LangChain’s OpenAI embeddings send): one array, or an array of arrays', async () => {
+    const batch = await embed({
+      model: 'tiny-embed',
+      input: [
+        [5, 6, 7],
+        [8, 9],
+      ],
+    });
+    expect(batch.status).toBe(200);
+    const body = await batch.json();
+    expect(body.data.map((d: { index: number }) => d.index)).toEqual([0, 1]);
+    expect(body.usage.prompt_tokens).toBe(5);
+    const single = await (await embed({ model: 'tiny-embed', input: [5, 6, 7] })).json();
+    expect(single.data).toHaveLength(1);
+    expect(single.data[0].embedding).toEqual(body.data[0].embedding);
+  });
+
   it('truncates to `dimensions` (unit length) and encodes base64 float32', async () => {
     const body = await (
       await embed({ model: 'tiny-embed', input: 'hello', dimensions: 8, encoding_format: 'base64' })

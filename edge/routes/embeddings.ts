@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { AppError } from '../../shared/errors.ts';
-import { EmbeddingRequest } from '../../shared/schemas/embeddings.ts';
+import { EmbeddingRequest, embedInputs } from '../../shared/schemas/embeddings.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { validate } from '../validate.ts';
 
@@ -23,7 +23,7 @@ export function toBase64(vector: number[]): string {
 export function embeddingRoutes(deps: Pick<AppDeps, 'inference'>) {
   return new Hono<AppEnv>().post('/embeddings', validate('json', EmbeddingRequest), async (c) => {
     const body = c.req.valid('json');
-    const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+    const inputs = embedInputs(body.input);
     const session = c.get('session');
     const { vectors, tokens } = await deps.inference.embed(body.model, inputs, {
       signal: c.req.raw.signal,

@@ -1,8 +1,21 @@
 import { z } from 'zod';
+import { LIMITS } from './limits.ts';
+import { schemaProblem } from './schema-checks.ts';
 
-const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+const tooLong = `is longer than ${LIMITS.messageChars} characters (the limit per message)`;
+const TextPart = z.object({ type: z.literal('text'), text: z.string().max(LIMITS.messageChars, tooLong) });
 /** Message content: a string, or OpenAI's array of parts (text parts are joined). */
-const Content = z.union([z.string(), z.array(TextPart), z.null()]);
+const Content = z.union([z.string().max(LIMITS.messageChars, tooLong), z.array(TextPart), z.null()]).check((ctx) => {
+  if (Array.isArray(ctx.value) && ctx.value.reduce((n, p) => n + p.text.length, 0) > LIMITS.messageChars) {
+    ctx.issues.push({ code: 'custom', message: tooLong, input: ctx.value });
+  }
+});
+
+/** A JSON schema a client sends (tool parameters, response_format): bounded and free of `$ref` loops. */
+export const ClientSchema = z.record(z.string(), z.unknown()).check((ctx) => {
+  const problem = schemaProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+});
 
 export const ToolCall = z.object({
   id: z.string().min(1),
@@ -26,7 +39,7 @@ export const FunctionTool = z.object({
   function: z.object({
     name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'tool names use letters, digits, _ and -, at most 64'),
     description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    parameters: ClientSchema.optional(),
   }),
 });
 export type FunctionTool = z.infer<typeof FunctionTool>;
@@ -43,19 +56,38 @@ export const ResponseFormat = z.discriminatedUnion('type', [
     type: z.literal('json_schema'),
     json_schema: z.object({
       name: z.string(),
-      schema: z.record(z.string(), z.unknown()),
+      schema: ClientSchema,
       strict: z.boolean().nullish(),
     }),
   }),
 ]);
 
+/** Messages: at most `LIMITS.messages`, `LIMITS.messagesChars` characters over all of them. */
+const Messages = z
+  .array(ChatMessage)
+  .max(LIMITS.messages, `more than ${LIMITS.messages} messages (the limit)`)
+  .check((ctx) => {
+    let chars = 0;
+    for (const m of ctx.value)
+      chars += typeof m.content === 'string' ? m.content.length : contentText(m.content).length;
+    if (chars > LIMITS.messagesChars) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `${chars} characters over all messages, more than ${LIMITS.messagesChars} (the limit)`,
+        input: ctx.value,
+      });
+    }
+  });
+
+const Tools = z.array(FunctionTool).max(LIMITS.tools, `more than ${LIMITS.tools} tools (the limit)`);
+
 /** `POST /v1/chat/completions`: the document's fields plus what OpenAI clients send. Unknown fields are ignored. */
 export const ChatCompletionRequest = z.object({
   model: z.string().min(1).optional(),
-  messages: z.array(ChatMessage),
+  messages: Messages,
   stream: z.boolean().nullish(),
   /** The document's per-request system message: replaces any earlier system message. */
-  system: z.string().optional(),
+  system: z.string().max(LIMITS.messageChars, tooLong).optional(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   max_tokens: z.number().int().positive().nullish(),
@@ -65,7 +97,7 @@ export const ChatCompletionRequest = z.object({
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
-  tools: z.array(FunctionTool).nullish(),
+  tools: Tools.nullish(),
   tool_choice: ToolChoice.nullish(),
   response_format: ResponseFormat.nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
@@ -89,7 +121,7 @@ export type ChatEvent =
 /** The chat request as engines see it (and as the edge sends it to a runner): model resolved, system applied. */
 export const ChatRequest = z.object({
   model: z.string().min(1),
-  messages: z.array(ChatMessage),
+  messages: Messages,
   temperature: z.number().optional(),
   topP: z.number().optional(),
   maxTokens: z.number().int().positive().optional(),
@@ -97,7 +129,7 @@ export const ChatRequest = z.object({
   seed: z.number().int().optional(),
   presencePenalty: z.number().optional(),
   frequencyPenalty: z.number().optional(),
-  tools: z.array(FunctionTool).optional(),
+  tools: Tools.optional(),
   toolChoice: ToolChoice.optional(),
   responseFormat: ResponseFormat.optional(),
 });
