@@ -13,12 +13,17 @@ export type ModelSummary = z.infer<typeof ModelSummary>;
 
 export const ModelList = z.object({ models: z.array(ModelSummary) });
 
+/** One model as OpenAI's `model` object, plus our `kind` and whether it is loaded now. */
+export function modelObject(m: ModelSummary, created: number) {
+  return { id: m.id, object: 'model' as const, created, owned_by: 'edgerunner', kind: m.kind, loaded: m.loaded };
+}
+
 /** `GET /v1/models`: the document's `models` names plus OpenAI's list object. */
 export function modelsResponse(models: ModelSummary[], created: number) {
   return {
     models: models.map((m) => m.id),
     object: 'list' as const,
-    data: models.map((m) => ({ id: m.id, object: 'model' as const, created, owned_by: 'edgerunner', kind: m.kind })),
+    data: models.map((m) => modelObject(m, created)),
   };
 }
 
