@@ -1,3 +1,5 @@
+import { redactPaths } from './redact-paths.ts';
+
 /** OpenAI error `type` for each HTTP status class. */
 const TYPES: Record<number, string> = {
   400: 'invalid_request_error',
@@ -68,10 +70,11 @@ export interface ExecErrorBody {
   statusCode: number;
 }
 
+/** Client-facing bodies carry no server file paths (`redactPaths`). */
 export function openAIErrorBody(err: AppError): OpenAIErrorBody {
-  return { error: { message: err.message, type: err.type, code: err.code, param: err.param ?? null } };
+  return { error: { message: redactPaths(err.message), type: err.type, code: err.code, param: err.param ?? null } };
 }
 
 export function execErrorBody(err: AppError): ExecErrorBody {
-  return { error: err.message, statusCode: err.status };
+  return { error: redactPaths(err.message), statusCode: err.status };
 }
