@@ -205,7 +205,11 @@ describe('anthropicEvents', () => {
         { name: 'Anthropic' },
       ),
     );
-    await expect(overloaded).rejects.toMatchObject({ status: 503, message: 'Overloaded', code: 'overloaded_error' });
+    await expect(overloaded).rejects.toMatchObject({
+      status: 503,
+      message: 'Anthropic (upstream) says: Overloaded',
+      code: 'overloaded_error',
+    });
     const cut = feed([{ type: 'message_start', message: { usage: { input_tokens: 1 } } }]);
     await expect(collect(anthropicEvents(cut, { name: 'Anthropic' }))).rejects.toMatchObject({ status: 502 });
     const controller = new AbortController();

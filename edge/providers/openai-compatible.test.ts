@@ -185,7 +185,7 @@ describe('openAIEvents', () => {
       ),
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({ status: 400, message: 'context too long' });
+    expect(err).toMatchObject({ status: 400, message: 'vLLM (upstream) says: context too long' });
     await expect(collect(openAIEvents(feed(['{oops']), { name: 'vLLM' }))).rejects.toMatchObject({ status: 502 });
   });
 });

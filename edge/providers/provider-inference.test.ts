@@ -181,7 +181,10 @@ describe('ProviderInference behind the app (POST /v1/chat/completions)', () => {
     expect((await missing.json()).error.message).toBe('API key not found for provider Anthropic');
     const refused = await t.app.request('/v1/chat/completions', post({ model: 'gpt-4o-mini', messages }));
     expect(refused.status).toBe(401);
-    expect((await refused.json()).error).toMatchObject({ message: 'Invalid API Key', code: 'invalid_api_key' });
+    expect((await refused.json()).error).toMatchObject({
+      message: 'OpenAI (upstream) says: Invalid API Key',
+      code: 'invalid_api_key',
+    });
   });
 
   it('lists provider models, loads one for the session, and POST /v1/stop ends its stream', async () => {

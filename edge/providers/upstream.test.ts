@@ -166,7 +166,11 @@ describe('providers against a real fake upstream (127.0.0.1)', () => {
     upstream.script(busy, busy, busy, sse(hello));
     const err = await openai.chat(ask('gpt-4o-mini')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({ status: 503, message: 'The server is overloaded', headers: { 'Retry-After': '0' } });
+    expect(err).toMatchObject({
+      status: 503,
+      message: 'OpenAI (upstream) says: The server is overloaded',
+      headers: { 'Retry-After': '0' },
+    });
     expect(upstream.requests).toHaveLength(3);
   });
 
@@ -197,12 +201,15 @@ describe('providers against a real fake upstream (127.0.0.1)', () => {
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({
       status: 401,
-      message: 'Incorrect API key provided: sk-test.',
+      message: 'OpenAI (upstream) says: Incorrect API key provided: sk-test.',
       code: 'invalid_api_key',
     });
     expect(upstream.requests).toHaveLength(1);
     upstream.script((res) => res.writeHead(404).end('model "nope" not found'));
-    await expect(openai.chat(ask('nope'))).rejects.toMatchObject({ status: 404, message: 'model "nope" not found' });
+    await expect(openai.chat(ask('nope'))).rejects.toMatchObject({
+      status: 404,
+      message: 'OpenAI (upstream) says: model "nope" not found',
+    });
   });
 
   it('retries connection errors, then answers 502 naming the provider', async () => {
@@ -308,7 +315,7 @@ describe('providers against a real fake upstream (127.0.0.1)', () => {
     );
     await expect(anthropic.chat(ask('claude-3-haiku-20240307'))).rejects.toMatchObject({
       status: 401,
-      message: 'invalid x-api-key',
+      message: 'Anthropic (upstream) says: invalid x-api-key',
       code: 'authentication_error',
     });
     upstream.script(
@@ -318,6 +325,9 @@ describe('providers against a real fake upstream (127.0.0.1)', () => {
       ]),
     );
     const events = await anthropic.chat(ask('claude-3-haiku-20240307'));
-    await expect(collect(events)).rejects.toMatchObject({ status: 503, message: 'Overloaded' });
+    await expect(collect(events)).rejects.toMatchObject({
+      status: 503,
+      message: 'Anthropic (upstream) says: Overloaded',
+    });
   });
 });

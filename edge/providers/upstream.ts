@@ -47,6 +47,11 @@ function describe(body: unknown): Described {
   };
 }
 
+/** An upstream's own words, marked as theirs (so a client can tell them from ours). */
+export function upstreamSays(name: string, message: string): string {
+  return `${name} (upstream) says: ${message}`;
+}
+
 /** An upstream's error answer → AppError with the upstream's status, message and code (`Retry-After` kept). */
 export async function upstreamError(res: Response, name: string): Promise<AppError> {
   const text = await res.text().catch(() => '');
@@ -58,7 +63,7 @@ export async function upstreamError(res: Response, name: string): Promise<AppErr
   }
   const status = res.status >= 400 && res.status < 600 ? res.status : 502;
   const retryAfter = res.headers.get('retry-after');
-  return new AppError(status, found.message ?? `${name} answered ${res.status}`, {
+  return new AppError(status, found.message ? upstreamSays(name, found.message) : `${name} answered ${res.status}`, {
     code: found.code,
     headers: retryAfter && (status === 429 || status === 503) ? { 'Retry-After': retryAfter } : undefined,
   });
@@ -67,7 +72,8 @@ export async function upstreamError(res: Response, name: string): Promise<AppErr
 /** An error event inside an upstream's stream → AppError (502 unless the event names its kind). */
 export function streamError(name: string, event: unknown): AppError {
   const found = describe(event);
-  return new AppError(found.status ?? 502, found.message ?? `${name} reported an error mid-stream`, {
+  const message = found.message ? upstreamSays(name, found.message) : `${name} reported an error mid-stream`;
+  return new AppError(found.status ?? 502, message, {
     code: found.code,
   });
 }
