@@ -131,6 +131,32 @@ for (const [topology, inference] of [
       );
     });
 
+    it('sampling parameters no engine honours are a 400 naming each, never ignored; their no-op values pass', async () => {
+      for (const [param, value] of [
+        ['top_k', 40],
+        ['min_p', 0.05],
+        ['repeat_penalty', 1.1],
+        ['logit_bias', { '50256': -100 }],
+        ['logprobs', true],
+        ['top_logprobs', 2],
+        ['parallel_tool_calls', false],
+      ] as const) {
+        await expect400(await chat({ messages: user, [param]: value }), param, /not supported yet/);
+      }
+      const noop = await chat({
+        messages: user,
+        max_tokens: 2,
+        min_p: 0,
+        repeat_penalty: 1,
+        logit_bias: {},
+        logprobs: false,
+        top_logprobs: 0,
+        parallel_tool_calls: true,
+        top_k: null,
+      });
+      expect(noop.status).toBe(200);
+    });
+
     it('a bad request leaves the server (and its runner) answering', async () => {
       for (let i = 0; i < 3; i++)
         expect((await post('/v1/chat/completions', deepToolBody(3000, false))).status).toBe(400);

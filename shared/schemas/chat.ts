@@ -81,6 +81,21 @@ const Messages = z
 
 const Tools = z.array(FunctionTool).max(LIMITS.tools, `more than ${LIMITS.tools} tools (the limit)`);
 
+/**
+ * A parameter no engine honours yet: accepted at its no-op value (`isNoop`),
+ * otherwise a 400 naming it, so it is never ignored silently.
+ */
+function notHonoured(isNoop: (value: unknown) => boolean) {
+  return z
+    .unknown()
+    .check((ctx) => {
+      if (ctx.value != null && !isNoop(ctx.value)) {
+        ctx.issues.push({ code: 'custom', message: 'is not supported yet; leave it out', input: ctx.value });
+      }
+    })
+    .optional();
+}
+
 /** `POST /v1/chat/completions`: the document's fields plus what OpenAI clients send. Unknown fields are ignored. */
 export const ChatCompletionRequest = z.object({
   model: z.string().min(1).optional(),
@@ -97,6 +112,14 @@ export const ChatCompletionRequest = z.object({
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
+  /** llama-server / Ollama sampling names, logit_bias, logprobs and parallel_tool_calls: a 400 unless a no-op. */
+  top_k: notHonoured(() => false),
+  min_p: notHonoured((v) => v === 0),
+  repeat_penalty: notHonoured((v) => v === 1),
+  logit_bias: notHonoured((v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0),
+  logprobs: notHonoured((v) => v === false),
+  top_logprobs: notHonoured((v) => v === 0),
+  parallel_tool_calls: notHonoured((v) => v === true),
   tools: Tools.nullish(),
   tool_choice: ToolChoice.nullish(),
   response_format: ResponseFormat.nullish(),
