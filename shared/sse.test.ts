@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSSE, toSSE } from './sse.ts';
+import { parseSSE, SSEEventTooLarge, toSSE } from './sse.ts';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -26,5 +26,30 @@ describe('SSE', () => {
       },
     });
     expect(await collect(parseSSE(stream))).toEqual(['{"a":1}', 'line1\nline2', 'tail']);
+  });
+});
+
+describe('parseSSE bounds', () => {
+  const chunks = (parts: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+        c.close();
+      },
+    });
+
+  it('fails a stream whose event never ends before the limit, instead of buffering it', async () => {
+    const endless = chunks(['data: ok\n\n', 'data: ', ...Array.from({ length: 20 }, () => 'x'.repeat(100))]);
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const data of parseSSE(endless, undefined, { maxEventChars: 1_000 })) seen.push(data);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(['ok']);
+    expect(err).toBeInstanceOf(SSEEventTooLarge);
+  });
+
+  it('keeps events under the limit, however many', async () => {
+    const many = chunks(Array.from({ length: 50 }, (_, i) => `data: ${'y'.repeat(500)}${i}\n\n`));
+    expect(await collect(parseSSE(many, undefined, { maxEventChars: 1_000 }))).toHaveLength(50);
   });
 });

@@ -43,8 +43,30 @@ export function toSSE(
   });
 }
 
-/** Parses an SSE byte stream into the `data` payloads of its events. */
-export async function* parseSSE(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<string> {
+/** Longest SSE event `parseSSE` buffers by default: 16 MiB (an embedding or a whole answer fits many times over). */
+export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
+
+export interface ParseSSEOptions {
+  /** Most characters one event may hold before the stream is refused; default `MAX_SSE_EVENT_CHARS`. */
+  maxEventChars?: number;
+}
+
+/** An SSE stream sent an event longer than the parser buffers. */
+export class SSEEventTooLarge extends Error {
+  override name = 'SSEEventTooLarge';
+}
+
+/**
+ * Parses an SSE byte stream into the `data` payloads of its events. An event
+ * (or what is buffered while waiting for its end) longer than
+ * `maxEventChars` fails the stream with `SSEEventTooLarge`, so a peer cannot
+ * make it buffer without bound.
+ */
+export async function* parseSSE(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+  { maxEventChars = MAX_SSE_EVENT_CHARS }: ParseSSEOptions = {},
+): AsyncGenerator<string> {
   const reader = body
     .pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>)
     .getReader();
@@ -66,6 +88,10 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>, signal?: Abort
           .map((line) => line.slice(5).replace(/^ /, ''))
           .join('\n');
         if (data) yield data;
+      }
+      if (buffer.length > maxEventChars) {
+        await reader.cancel().catch(() => {});
+        throw new SSEEventTooLarge(`An event in the stream is longer than ${maxEventChars} characters`);
       }
     }
   } finally {
