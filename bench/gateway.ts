@@ -78,7 +78,7 @@ export async function run({
     const runnerUrl = await listeningUrl(runner, { timeoutMs: 60_000 });
 
     outcomes['runner-direct'] = await attempt('runner-direct', async () => {
-      const headers = { authorization: `Bearer ${await createRunnerSigner({ secret })(RUNNER_ID)}` };
+      const headers = { authorization: `Bearer ${await createRunnerSigner({ secret })(RUNNER_ID, { method: 'GET', path: '/_runner/v1/models' })}` };
       return load(await checked(`${runnerUrl}/_runner/v1/models`, headers), headers);
     });
 

@@ -5,6 +5,7 @@ import { inProcessRunner, TEST_RUNNER_KEY } from '../test/helpers/in-process-run
 
 describe('runner rpc auth', () => {
   const { rpc } = inProcessRunner('runner-1');
+  const status = { method: 'GET', path: '/_runner/v1/status' };
   const call = (token?: string) =>
     rpc.request('/_runner/v1/status', { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
@@ -14,14 +15,16 @@ describe('runner rpc auth', () => {
   });
 
   it('serves calls signed by the edge for this runner', async () => {
-    const res = await call(await createRunnerSigner(TEST_RUNNER_KEY)('runner-1'));
+    const res = await call(await createRunnerSigner(TEST_RUNNER_KEY)('runner-1', status));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ id: 'runner-1', capacity: 2, busy: 0, loadedModels: [] });
   });
 
   it('refuses tokens for another runner, expired, with another key, or unsigned', async () => {
-    expect((await call(await createRunnerSigner(TEST_RUNNER_KEY)('runner-2'))).status).toBe(401);
-    expect((await call(await createRunnerSigner({ secret: 'some-other-secret-xyz' })('runner-1'))).status).toBe(401);
+    expect((await call(await createRunnerSigner(TEST_RUNNER_KEY)('runner-2', status))).status).toBe(401);
+    expect((await call(await createRunnerSigner({ secret: 'some-other-secret-xyz' })('runner-1', status))).status).toBe(
+      401,
+    );
     const now = Math.floor(Date.now() / 1000);
     const expired = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
@@ -34,5 +37,25 @@ describe('runner rpc auth', () => {
     expect(res.status).toBe(401);
     expect((await res.json()).error.code).toBe('invalid_runner_token');
     expect((await call('eyJhbGciOiJub25lIn0.eyJhdWQiOiJydW5uZXItMSJ9.')).status).toBe(401);
+  });
+
+  it('refuses a token signed for another call, or used a second time', async () => {
+    const sign = createRunnerSigner(TEST_RUNNER_KEY);
+    expect((await call(await sign('runner-1', { method: 'POST', path: '/_runner/v1/chat' }))).status).toBe(401);
+    expect((await call(await sign('runner-1', { method: 'GET', path: '/_runner/v1/models' }))).status).toBe(401);
+    const token = await sign('runner-1', status);
+    expect((await call(token)).status).toBe(200);
+    expect((await call(token)).status).toBe(401);
+  });
+
+  it('binds the query too', async () => {
+    const sign = createRunnerSigner(TEST_RUNNER_KEY);
+    const path = '/_runner/v1/status?x=1';
+    const get = async (signed: string) =>
+      rpc.request(path, {
+        headers: { authorization: `Bearer ${await sign('runner-1', { method: 'GET', path: signed })}` },
+      });
+    expect((await get('/_runner/v1/status')).status).toBe(401);
+    expect((await get(path)).status).toBe(200);
   });
 });

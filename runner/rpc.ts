@@ -7,14 +7,15 @@ import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
+import type { RunnerCall } from '../shared/runner-token.ts';
 import { sseResponse } from '../shared/sse-response.ts';
 import { validate } from '../shared/validate.ts';
 
 export interface RunnerRpcDeps {
   runnerId: string;
   inference: Inference;
-  /** Verifies an edge-signed token addressed to this runner. */
-  verify: (token: string) => Promise<boolean>;
+  /** Verifies an edge-signed token addressed to this runner for this one call (method, path with query). */
+  verify: (token: string, call: RunnerCall) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -28,8 +29,9 @@ const Session = z.object({ sessionId: z.string().min(1) });
 
 /**
  * The runner's rpc (`/_runner/v1/...`) over its local engines. Every call
- * must carry an edge-signed JWT for this runner (`aud` = runner id, `exp`
- * ≤ 60 s); `/_runner/health` alone is open, and tells only the runner id.
+ * must carry an edge-signed JWT for this runner and this call (`aud` =
+ * runner id, `htm`/`htu` = method and path, a `jti` used once, `exp` ≤
+ * 60 s); `/_runner/health` alone is open, and tells only the runner id.
  */
 export function createRunnerRpc(deps: RunnerRpcDeps) {
   const { inference } = deps;
@@ -39,7 +41,8 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
   app.use('/_runner/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(header)?.[1];
-    if (!token || !(await deps.verify(token))) {
+    const url = new URL(c.req.url);
+    if (!token || !(await deps.verify(token, { method: c.req.method, path: url.pathname + url.search }))) {
       throw new AppError(401, 'Missing, expired or misaddressed runner token', { code: 'invalid_runner_token' });
     }
     await next();

@@ -21,10 +21,11 @@ const pool = new Pool(RUNNER_URL, { connections: 128, pipelining: 1, keepAliveTi
 
 const app = new Hono().all('*', async (c) => {
   const url = c.req.url;
+  const path = '/_runner' + url.slice(url.indexOf('/', url.indexOf('//') + 2));
   const { statusCode, headers, body } = await pool.request({
     method: c.req.method as 'GET',
-    path: '/_runner' + url.slice(url.indexOf('/', url.indexOf('//') + 2)),
-    headers: { authorization: `Bearer ${await sign(RUNNER_ID)}` },
+    path,
+    headers: { authorization: `Bearer ${await sign(RUNNER_ID, { method: c.req.method, path })}` },
   });
   // Bytes (not an ArrayBuffer) keep @hono/node-server on its fast path, which writes them without a stream.
   return new Response((await body.bytes()) as Uint8Array<ArrayBuffer>, {

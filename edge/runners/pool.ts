@@ -2,8 +2,13 @@ import { gt } from 'drizzle-orm';
 import type { Db } from '../../drizzle/db.ts';
 import { runners } from '../../drizzle/schema.ts';
 import { AppError } from '../../shared/errors.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
+import type { RunnerCall } from '../../shared/runner-token.ts';
 import { RunnerStatus, type RunnerHeartbeat } from '../../shared/schemas/runner.ts';
-import type { Transport, TransportResponse } from './transport.ts';
+import { noRunner, runnerError, runnerLost } from './runner-errors.ts';
+import { TransportError, type Transport, type TransportResponse } from './transport.ts';
+
+export { noRunner } from './runner-errors.ts';
 
 export interface RunnerState {
   url: string;
@@ -12,7 +17,7 @@ export interface RunnerState {
   /** Set when a call failed to connect; the runner is skipped until then. */
   downUntil: number;
   checkedAt: number;
-  /** Calls this edge has in flight on the runner. */
+  /** Calls this edge has in flight on the runner; a stream counts until it ends. */
   inflight: number;
   source: 'static' | 'registered';
 }
@@ -22,8 +27,8 @@ export interface RunnerPoolOptions {
   urls?: string[];
   /** Where self-registered runners are kept (shared by all edge instances). */
   db?: Db;
-  /** Signs a token for a runner id (`aud`). */
-  sign: (runnerId: string) => Promise<string>;
+  /** Signs a token for one call to a runner id (`aud`). */
+  sign: (runnerId: string, call: RunnerCall) => Promise<string>;
   transport: Transport;
   /** How long a runner's reported status is trusted before it is asked again; default 2 s. */
   statusTtlMs?: number;
@@ -31,7 +36,12 @@ export interface RunnerPoolOptions {
   heartbeatTimeoutMs?: number;
   /** How long a runner that refused a connection is skipped; default 1 s. */
   downMs?: number;
+  /** Where lost runners are reported; default silent. */
+  logger?: Logger;
 }
+
+/** Calls that generate nothing: safe to send to another runner whatever happened to the first try. */
+const IDEMPOTENT = new Set(['GET', 'HEAD']);
 
 export interface PickHints {
   model?: string;
@@ -43,22 +53,34 @@ export interface CallInit {
   body?: unknown;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** The answer is a long event stream: it goes on the stream connections and counts as in flight until it ends. */
+  stream?: boolean;
 }
 
 /**
  * The runners an edge knows: static ones and those that registered with a
  * heartbeat. Picks a runner for a call (has the model loaded, then session
- * affinity, then least busy) and fails over when a runner refuses the
- * connection before answering.
+ * affinity, then least busy) and fails over only when a runner did not
+ * take the call (connection refused, or 503 before any byte). Only
+ * transport failures mark a runner down.
  */
 export class RunnerPool {
   readonly #runners = new Map<string, RunnerState>();
   readonly #opts: Required<Omit<RunnerPoolOptions, 'db' | 'urls'>> & Pick<RunnerPoolOptions, 'db'>;
+  /** Where the pool reports lost runners; the runner client logs through it too. */
+  readonly logger: Logger;
   #registeredAt = 0;
   #refreshing: Promise<void> | null = null;
 
   constructor(options: RunnerPoolOptions) {
-    this.#opts = { statusTtlMs: 2_000, heartbeatTimeoutMs: 30_000, downMs: 1_000, ...options };
+    this.#opts = {
+      statusTtlMs: 2_000,
+      heartbeatTimeoutMs: 30_000,
+      downMs: 1_000,
+      logger: createLogger('silent'),
+      ...options,
+    };
+    this.logger = this.#opts.logger;
     for (const url of options.urls ?? []) this.#runners.set(trimSlash(url), blank(trimSlash(url), 'static'));
   }
 
@@ -88,48 +110,90 @@ export class RunnerPool {
   }
 
   /**
-   * Calls `path` on the best runner; on a connection refused before any
-   * answer, marks it down and tries the next. 503 when none can serve.
+   * Calls `path` on the best runner. Goes on to the next runner only when
+   * this one did not take the call: the connection failed, a GET failed in
+   * any way, or it answered 503 (its error is thrown if every runner does).
+   * A POST that may have reached a runner is never sent twice: a transport
+   * failure after sending is a 502 `runner_lost`. 503 when none can serve.
    */
   async call(
     path: string,
     init: CallInit = {},
     hints: PickHints = {},
   ): Promise<{ response: TransportResponse; runner: RunnerState }> {
-    const tried: string[] = [];
+    const body = serialise(init.body);
+    const method = init.method ?? (body !== undefined ? 'POST' : 'GET');
+    let tried = 0;
+    let refused: AppError | undefined;
     for (const runner of await this.candidates(hints)) {
       if (init.signal?.aborted) throw init.signal.reason;
+      let response: TransportResponse;
       try {
-        return { response: await this.callRunner(runner, path, init), runner };
+        response = await this.#send(runner, path, { ...init, method }, body);
       } catch (err) {
-        if (init.signal?.aborted) throw err;
-        tried.push(runner.url);
-        runner.downUntil = Date.now() + this.#opts.downMs;
+        if (init.signal?.aborted || !(err instanceof TransportError)) throw err;
+        tried++;
+        if (err.sent && !IDEMPOTENT.has(method)) throw runnerLost(runner.id, err.message, err);
+        continue;
       }
+      if (response.status === 503) {
+        tried++;
+        refused = await runnerError(response);
+        continue;
+      }
+      return { response, runner };
     }
-    throw noRunner(tried.length);
+    throw refused ?? noRunner(tried);
   }
 
-  /** One call to one runner, signed for its id. Throws only when no answer came. */
+  /**
+   * One call to one runner, signed for its id, method and path. Throws
+   * `TransportError` (and marks the runner down) only when no answer came; a
+   * body that cannot be serialised is a 400 and touches no runner.
+   */
   async callRunner(runner: RunnerState, path: string, init: CallInit = {}): Promise<TransportResponse> {
-    const token = await this.#opts.sign(runner.id!);
+    const body = serialise(init.body);
+    return this.#send(runner, path, { ...init, method: init.method ?? (body !== undefined ? 'POST' : 'GET') }, body);
+  }
+
+  async #send(
+    runner: RunnerState,
+    path: string,
+    init: CallInit & { method: string },
+    body: string | undefined,
+  ): Promise<TransportResponse> {
+    const token = await this.#opts.sign(runner.id!, { method: init.method, path });
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...init.headers };
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      body = JSON.stringify(init.body);
-      headers['content-type'] = 'application/json';
-    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
     runner.inflight++;
+    let response: TransportResponse;
     try {
-      return await this.#opts.transport(runner.url + path, {
-        method: init.method ?? (body ? 'POST' : 'GET'),
+      response = await this.#opts.transport(runner.url + path, {
+        method: init.method,
         headers,
         body,
         signal: init.signal,
+        stream: init.stream,
       });
-    } finally {
+    } catch (err) {
       runner.inflight--;
+      if (err instanceof TransportError && !init.signal?.aborted) this.markDown(runner, err.message);
+      throw err;
     }
+    if (!init.stream) {
+      runner.inflight--;
+      return response;
+    }
+    return holdUntilEnd(response, () => runner.inflight--);
+  }
+
+  /** Skips a runner for a while after a transport failure (a lost connection, a refused one), and says so once. */
+  markDown(runner: RunnerState, reason: string): void {
+    const now = Date.now();
+    if (runner.downUntil <= now) {
+      this.logger.warn('runner unreachable', { runner: runner.id, url: runner.url, error: reason });
+    }
+    runner.downUntil = now + this.#opts.downMs;
   }
 
   /** Notes that a runner loaded or unloaded a model, so routing knows before its next status report. */
@@ -137,6 +201,13 @@ export class RunnerPool {
     if (!runner.status) return;
     const others = runner.status.loadedModels.filter((m) => m !== model);
     runner.status = { ...runner.status, loadedModels: loaded ? [...others, model] : others };
+  }
+
+  /** A runner's unsigned health answer. */
+  async #health(url: string): Promise<{ id?: unknown }> {
+    const res = await this.#opts.transport(`${url}/_runner/health`, { method: 'GET', headers: {} });
+    if (!res.ok) throw new Error(`health answered ${res.status}`);
+    return (await res.json()) as { id?: unknown };
   }
 
   /** Records a heartbeat (in memory and, when a database is set, for the other edge instances). */
@@ -213,10 +284,9 @@ export class RunnerPool {
     runner.checkedAt = Date.now();
     try {
       if (!runner.id) {
-        const res = await this.#opts.transport(`${runner.url}/_runner/health`, { method: 'GET', headers: {} });
-        const body = (await res.json()) as { id?: string };
-        if (!res.ok || !body.id) throw new Error(`health answered ${res.status}`);
-        runner.id = body.id;
+        const { id } = await this.#health(runner.url);
+        if (typeof id !== 'string' || !id) throw new Error('health named no runner id');
+        runner.id = id;
       }
       const res = await this.callRunner(runner, '/_runner/v1/status');
       if (!res.ok) throw new Error(`status answered ${res.status}`);
@@ -229,15 +299,67 @@ export class RunnerPool {
   }
 }
 
-/** 503 with `Retry-After`: no runner can take the call. */
-export function noRunner(tried = 0): AppError {
-  return new AppError(
-    503,
-    tried
-      ? `No runner could be reached (tried ${tried}); retry shortly`
-      : 'No runner is available to serve this request; start one with `npm run runner` and list it in RUNNER_URLS',
-    { code: 'no_runner', headers: { 'Retry-After': '1' } },
-  );
+/** The body as JSON; a body that cannot be serialised (nested too deeply) is the request's fault: a 400. */
+function serialise(body: unknown): string | undefined {
+  if (body === undefined) return undefined;
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    const why = err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message;
+    throw new AppError(400, `The request cannot be forwarded to a runner: ${why}`, {
+      code: 'invalid_request',
+      cause: err,
+    });
+  }
+}
+
+/** A streamed answer whose `release` runs once, when its body ends, fails, is cancelled or is read whole. */
+function holdUntilEnd(res: TransportResponse, release: () => void): TransportResponse {
+  let held = true;
+  const end = () => {
+    if (!held) return;
+    held = false;
+    release();
+  };
+  const source = res.body;
+  if (!source) {
+    end();
+    return res;
+  }
+  const reader = source.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        end();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  const text = async () => {
+    try {
+      return await new Response(body).text();
+    } finally {
+      end();
+    }
+  };
+  return {
+    status: res.status,
+    ok: res.ok,
+    headers: res.headers,
+    body,
+    text,
+    json: async () => JSON.parse(await text()) as unknown,
+  };
 }
 
 function blank(url: string, source: RunnerState['source']): RunnerState {

@@ -1,27 +1,20 @@
 import { AppError } from '../../shared/errors.ts';
 import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
-import { EmbedResult } from '../../shared/schemas/embeddings.ts';
+import { EmbedResult, type EmbedInput } from '../../shared/schemas/embeddings.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
-import { parseSSE } from '../../shared/sse.ts';
+import { parseSSE, SSEEventTooLarge } from '../../shared/sse.ts';
+import { requireFinal } from '../../shared/stream-end.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
-import { noRunner, type CallInit, type PickHints, type RunnerPool, type RunnerState } from './pool.ts';
-import type { TransportResponse } from './transport.ts';
+import type { CallInit, PickHints, RunnerPool, RunnerState } from './pool.ts';
+import { noRunner, runnerError, runnerLost, runnerStreamIncomplete } from './runner-errors.ts';
 
-/** Turns a runner's error answer back into an AppError with the runner's status and message. */
-export async function runnerError(res: TransportResponse): Promise<AppError> {
-  const text = await res.text().catch(() => '');
-  let message = `Runner answered ${res.status}`;
-  let code: string | undefined;
-  try {
-    const body = JSON.parse(text) as { error?: { message?: string; code?: string } };
-    if (body.error?.message) message = body.error.message;
-    code = body.error?.code;
-  } catch {
-    // Not our error shape: keep the status line.
-  }
-  const status = res.status === 401 ? 502 : res.status;
-  return new AppError(status, status === 502 ? `Runner refused the edge's credentials: ${message}` : message, { code });
+export { runnerError } from './runner-errors.ts';
+
+type StreamErrorEvent = { type: 'error'; error: { message: string; status: number; code?: string } };
+
+function isErrorEvent(event: unknown): event is StreamErrorEvent {
+  return typeof event === 'object' && event !== null && 'type' in event && event.type === 'error' && 'error' in event;
 }
 
 /** `Inference` over the runner pool: what the edge uses when engines live on runner nodes. */
@@ -74,6 +67,7 @@ export class RemoteInference implements Inference {
       { method: 'POST', signal: options.signal },
       { model: name, runnerId: options.runnerId },
       options,
+      (event) => 'error' in event || ('status' in event && event.status === 'loaded'),
       (event, runner) => {
         if ('status' in event && event.status === 'loaded') this.pool.noteModel(runner, name, true);
       },
@@ -104,10 +98,11 @@ export class RemoteInference implements Inference {
       init,
       { model: request.model, runnerId: options.runnerId },
       options,
+      (event) => event.type === 'done',
     );
   }
 
-  async embed(model: string, inputs: string[], options: CallOptions = {}): Promise<EmbedResult> {
+  async embed(model: string, inputs: EmbedInput[], options: CallOptions = {}): Promise<EmbedResult> {
     const init = { method: 'POST', body: { model, inputs }, signal: options.signal };
     const { response } = await this.pool.call('/_runner/v1/embed', init, { model, runnerId: options.runnerId });
     if (!response.ok) throw await runnerError(response);
@@ -126,28 +121,65 @@ export class RemoteInference implements Inference {
     return results.some((r) => r.status === 'fulfilled' && r.value);
   }
 
-  /** Calls a streaming rpc; an error answer becomes an AppError, an error event ends the stream with one. */
+  /**
+   * Calls a streaming rpc; an error answer becomes an AppError, an error
+   * event ends the stream with one. A stream that breaks (the runner went
+   * away) fails with `runner_lost`, one that closes without its final event
+   * with `runner_stream_incomplete`; both are logged with the runner.
+   */
   async #stream<T>(
     path: string,
     init: CallInit,
     hints: PickHints,
     options: CallOptions,
+    isFinal: (event: T) => boolean,
     onEvent?: (event: T, runner: RunnerState) => void,
   ): Promise<AsyncIterable<T>> {
-    const { response, runner } = await this.pool.call(path, init, hints);
+    const { response, runner } = await this.pool.call(path, { ...init, stream: true }, hints);
     if (!response.ok || !response.body) throw await runnerError(response);
     options.onRoute?.(runner.id!);
     const body = response.body;
-    return (async function* () {
-      for await (const data of parseSSE(body, options.signal)) {
-        const event = JSON.parse(data) as
-          T | { type: 'error'; error: { message: string; status: number; code?: string } };
-        if (typeof event === 'object' && event && 'type' in event && event.type === 'error' && 'error' in event) {
-          throw new AppError(event.error.status, event.error.message, { code: event.error.code });
+    const pool = this.pool;
+    const signal = options.signal;
+    async function* events(): AsyncGenerator<T> {
+      const payloads = parseSSE(body, signal);
+      try {
+        for (;;) {
+          let next: IteratorResult<string>;
+          try {
+            next = await payloads.next();
+          } catch (err) {
+            if (signal?.aborted) return;
+            if (err instanceof SSEEventTooLarge) {
+              throw new AppError(502, `Runner ${runner.id} sent an event too large to forward`, {
+                code: 'runner_bad_stream',
+              });
+            }
+            const detail =
+              err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+            pool.markDown(runner, `lost mid-stream: ${detail}`);
+            pool.logger.warn('runner lost mid-stream', { runner: runner.id, url: runner.url, path, error: detail });
+            throw runnerLost(runner.id, `the connection broke mid-stream: ${detail}`, err);
+          }
+          if (next.done) return;
+          const event = JSON.parse(next.value) as T | StreamErrorEvent;
+          if (isErrorEvent(event)) {
+            throw new AppError(event.error.status, event.error.message, { code: event.error.code });
+          }
+          onEvent?.(event, runner);
+          yield event;
         }
-        onEvent?.(event as T, runner);
-        yield event as T;
+      } finally {
+        await payloads.return(undefined);
       }
-    })();
+    }
+    return requireFinal(events(), {
+      isFinal,
+      signal,
+      ended: () => {
+        pool.logger.warn('runner stream ended before its final event', { runner: runner.id, url: runner.url, path });
+        return runnerStreamIncomplete(runner.id);
+      },
+    });
   }
 }

@@ -49,7 +49,10 @@ describe('edge + runner: stop and disconnect', () => {
     });
   const busy = async () => {
     const { createRunnerSigner } = await import('../../shared/runner-token.ts');
-    const token = await createRunnerSigner({ secret: RUNNER_SECRET })('stop-runner');
+    const token = await createRunnerSigner({ secret: RUNNER_SECRET })('stop-runner', {
+      method: 'GET',
+      path: '/_runner/v1/status',
+    });
     const res = await fetch(`${runner}/_runner/v1/status`, { headers: { authorization: `Bearer ${token}` } });
     return ((await res.json()) as { busy: number }).busy;
   };

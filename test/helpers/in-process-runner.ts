@@ -1,4 +1,4 @@
-import type { Transport } from '../../edge/runners/transport.ts';
+import { TransportError, type Transport } from '../../edge/runners/transport.ts';
 import { createLogger } from '../../shared/log.ts';
 import { createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
 import { createRunnerRpc } from '../../runner/rpc.ts';
@@ -22,7 +22,8 @@ export function inProcessRunner(id: string, key: RunnerKey = TEST_RUNNER_KEY) {
 export function inProcessTransport(runners: Array<ReturnType<typeof inProcessRunner>>): Transport {
   return async (url, init) => {
     const runner = runners.find((r) => url.startsWith(r.url));
-    if (!runner) throw new TypeError(`fetch failed: no runner at ${url}`);
-    return runner.rpc.fetch(new Request(url, init));
+    if (!runner) throw new TransportError(`connection refused: no runner at ${url}`, false);
+    const { stream: _stream, ...request } = init;
+    return runner.rpc.fetch(new Request(url, request));
   };
 }
