@@ -9,6 +9,7 @@ declare module 'autocannon' {
     method?: string;
     headers?: Record<string, string>;
     body?: string;
+    requests?: Array<{ setupRequest?: (req: { headers?: Record<string, string> }) => object }>;
     timeout?: number;
   }
 

@@ -13,6 +13,8 @@ export interface LoadOptions {
   method?: 'GET' | 'POST';
   /** JSON body for POST. */
   body?: string;
+  /** Headers that change with every request (e.g. single-use tokens); called once per request sent. */
+  perRequest?: () => Record<string, string>;
 }
 
 export interface LoadResult {
@@ -36,8 +38,27 @@ export async function measure({
   warmupSeconds = 2,
   method = 'GET',
   body,
+  perRequest,
 }: LoadOptions): Promise<LoadResult> {
-  const request = { url, headers, connections, method, ...(body === undefined ? {} : { body }) };
+  const request = {
+    url,
+    headers,
+    connections,
+    method,
+    ...(body === undefined ? {} : { body }),
+    ...(perRequest
+      ? {
+          requests: [
+            {
+              setupRequest: (req: { headers?: Record<string, string> }) => ({
+                ...req,
+                headers: { ...req.headers, ...perRequest() },
+              }),
+            },
+          ],
+        }
+      : {}),
+  };
   if (warmupSeconds > 0) await autocannon({ ...request, duration: warmupSeconds });
   const latencies: number[] = [];
   const run = autocannon({ ...request, duration: seconds });
