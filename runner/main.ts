@@ -2,6 +2,7 @@ import { createApp } from '../edge/app.ts';
 import type { SessionStore } from '../edge/sessions/session-store.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { createRunnerVerifier } from '../shared/runner-token.ts';
+import { nodeHs256 } from './node-hs256.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { runHeartbeat } from './heartbeat.ts';
 import { createRunnerRpc } from './rpc.ts';
@@ -49,7 +50,7 @@ async function startRunner(config: Config, logger: Logger, signal: AbortSignal):
   const rpc = createRunnerRpc({
     runnerId: config.runnerId,
     inference,
-    verify: createRunnerVerifier(config.runnerKey!, config.runnerId),
+    verify: createRunnerVerifier(config.runnerKey!, config.runnerId, { hs256: nodeHs256(config.runnerKey!) }),
     logger,
   });
   const served = await serveFetch(rpc.fetch, config.host, config.port);

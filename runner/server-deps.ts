@@ -13,6 +13,7 @@ import { createDb, prepareFileDb, type Db } from '../drizzle/db.ts';
 import { applyMigrations } from '../drizzle/migrate.ts';
 import type { Logger } from '../shared/log.ts';
 import { createRunnerSigner } from '../shared/runner-token.ts';
+import { nodeHs256 } from './node-hs256.ts';
 import { ConfigError, isLoopback, type Config } from './config.ts';
 import { LlmEngine } from './llm/llm-engine.ts';
 import { LocalInference } from './local-inference.ts';
@@ -98,7 +99,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   const pool = new RunnerPool({
     urls: config.runnerUrls,
     db,
-    sign: createRunnerSigner(config.runnerKey!),
+    sign: createRunnerSigner(config.runnerKey!, { hs256: nodeHs256(config.runnerKey!) }),
     transport: undiciTransport(),
   });
   return {

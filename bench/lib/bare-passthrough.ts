@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Pool } from 'undici';
 import { createRunnerSigner } from '../../shared/runner-token.ts';
+import { nodeHs256 } from '../../runner/node-hs256.ts';
 
 /**
  * The practical ceiling for a Node proxy (FACTS.md): a bare Hono app that
@@ -16,7 +17,7 @@ if (!RUNNER_URL || !RUNNER_SECRET || !RUNNER_ID) {
   process.exit(2);
 }
 const host = process.env.HOST ?? '127.0.0.1';
-const sign = createRunnerSigner({ secret: RUNNER_SECRET });
+const sign = createRunnerSigner({ secret: RUNNER_SECRET }, { hs256: nodeHs256({ secret: RUNNER_SECRET }) });
 const pool = new Pool(RUNNER_URL, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
 const app = new Hono().all('*', async (c) => {
