@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/schemas/limits.ts';
-import type { Inference } from '../../shared/inference.ts';
-import { createRunnerSigner } from '../../shared/runner-token.ts';
-import { inProcessRunner, inProcessTransport, TEST_RUNNER_KEY } from '../../test/helpers/in-process-runner.ts';
+import { inProcessRemoteInference } from '../../test/helpers/in-process-runner.ts';
 import { testApp } from '../../test/helpers/test-app.ts';
-import { RunnerPool } from '../runners/pool.ts';
-import { RemoteInference } from '../runners/remote-inference.ts';
 
 /** A chat body whose one tool's parameters nest `{type: object, properties: {a: …}}` `levels` deep (as JSON text: too deep for JSON.stringify). */
 function deepToolBody(levels: number, stream: boolean): string {
@@ -24,19 +20,9 @@ const tool = (parameters: Record<string, unknown>, name = 'f') => ({
 const REF_LOOP = { $ref: '#/$defs/a', $defs: { a: { $ref: '#/$defs/b' }, b: { anyOf: [{ $ref: '#/$defs/a' }] } } };
 const user = [{ role: 'user', content: 'hi' }];
 
-function remoteInference(): Inference {
-  const runners = [inProcessRunner('r1')];
-  const pool = new RunnerPool({
-    urls: runners.map((r) => r.url),
-    sign: createRunnerSigner(TEST_RUNNER_KEY),
-    transport: inProcessTransport(runners),
-  });
-  return new RemoteInference(pool);
-}
-
 for (const [topology, inference] of [
   ['embedded', undefined],
-  ['edge → runner', remoteInference],
+  ['edge → runner', () => inProcessRemoteInference()],
 ] as const) {
   describe(`bad input is a 400 naming the field and the limit (${topology})`, () => {
     let t: Awaited<ReturnType<typeof testApp>>;

@@ -1,25 +1,12 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunnerPool } from '../runners/pool.ts';
-import { RemoteInference } from '../runners/remote-inference.ts';
 import type { Inference } from '../../shared/inference.ts';
-import { createRunnerSigner } from '../../shared/runner-token.ts';
-import { inProcessRunner, inProcessTransport, TEST_RUNNER_KEY } from '../../test/helpers/in-process-runner.ts';
+import { inProcessRemoteInference } from '../../test/helpers/in-process-runner.ts';
 import { testApp } from '../../test/helpers/test-app.ts';
-
-function remoteInference(): Inference {
-  const runners = [inProcessRunner('r1')];
-  const pool = new RunnerPool({
-    urls: runners.map((r) => r.url),
-    sign: createRunnerSigner(TEST_RUNNER_KEY),
-    transport: inProcessTransport(runners),
-  });
-  return new RemoteInference(pool);
-}
 
 for (const [topology, inference] of [
   ['embedded', undefined],
-  ['edge → runner', remoteInference],
+  ['edge → runner', () => inProcessRemoteInference()],
 ] as const) {
   describe(`GET /v1/models/{id} (${topology})`, () => {
     let t: Awaited<ReturnType<typeof testApp>>;

@@ -1,6 +1,8 @@
+import { RunnerPool } from '../../edge/runners/pool.ts';
+import { RemoteInference } from '../../edge/runners/remote-inference.ts';
 import { TransportError, type Transport } from '../../edge/runners/transport.ts';
 import { createLogger } from '../../shared/log.ts';
-import { createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
+import { createRunnerSigner, createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
 import { createRunnerRpc } from '../../runner/rpc.ts';
 import { localTestInference } from './test-app.ts';
 
@@ -26,4 +28,15 @@ export function inProcessTransport(runners: Array<ReturnType<typeof inProcessRun
     const { stream: _stream, ...request } = init;
     return runner.rpc.fetch(new Request(url, request));
   };
+}
+
+/** The edge's remote inference over one in-process runner `id`: the edge → runner topology without sockets. */
+export function inProcessRemoteInference(id = 'r1'): RemoteInference {
+  const runners = [inProcessRunner(id)];
+  const pool = new RunnerPool({
+    urls: runners.map((r) => r.url),
+    sign: createRunnerSigner(TEST_RUNNER_KEY),
+    transport: inProcessTransport(runners),
+  });
+  return new RemoteInference(pool);
 }
