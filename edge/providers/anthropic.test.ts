@@ -93,6 +93,11 @@ describe('toAnthropicRequest', () => {
     expect(choice({ type: 'function', function: { name: 'weather' } })).toEqual({ type: 'tool', name: 'weather' });
     expect(choice(undefined)).toBeUndefined();
     expect(toAnthropicRequest({ ...base, tools: undefined, toolChoice: 'auto' }).tool_choice).toBeUndefined();
+    const single = (toolChoice: ChatRequest['toolChoice']) =>
+      toAnthropicRequest({ ...base, toolChoice, parallelToolCalls: false }).tool_choice;
+    expect(single(undefined)).toEqual({ type: 'auto', disable_parallel_tool_use: true });
+    expect(single('required')).toEqual({ type: 'any', disable_parallel_tool_use: true });
+    expect(toAnthropicRequest({ ...base, topK: 5 }).top_k).toBe(5);
     expect(toAnthropicRequest({ ...base, maxTokens: 50 }).max_tokens).toBe(50);
     expect(toAnthropicRequest(base, { defaultMaxTokens: 4096 }).max_tokens).toBe(4096);
   });
@@ -117,6 +122,12 @@ describe('toAnthropicRequest', () => {
       param: 'messages.0.tool_call_id',
     });
     expect(bad({ responseFormat: { type: 'json_object' } })).toMatchObject({ status: 400, param: 'response_format' });
+    expect(bad({ minP: 0.05 })).toMatchObject({ status: 400, param: 'min_p' });
+    expect(bad({ repeatPenalty: 1.1 })).toMatchObject({ status: 400, param: 'repeat_penalty' });
+    expect(bad({ logitBias: { '7': -100 } })).toMatchObject({ status: 400, param: 'logit_bias' });
+    expect(() =>
+      toAnthropicRequest({ model: 'm', messages: [], minP: 0, repeatPenalty: 1, logitBias: {} }),
+    ).not.toThrow();
   });
 });
 

@@ -66,20 +66,40 @@ function toolInput(args: string, field: string): Record<string, unknown> {
   return input as Record<string, unknown>;
 }
 
-function toToolChoice(choice: ChatRequest['toolChoice']): Record<string, unknown> | undefined {
-  if (choice === undefined) return undefined;
-  if (choice === 'auto') return { type: 'auto' };
-  if (choice === 'required') return { type: 'any' };
+function toToolChoice(
+  choice: ChatRequest['toolChoice'],
+  parallel: boolean | undefined,
+): Record<string, unknown> | undefined {
+  const single = parallel === false ? { disable_parallel_tool_use: true } : {};
   if (choice === 'none') return { type: 'none' };
-  return { type: 'tool', name: choice.function.name };
+  if (choice === 'auto') return { type: 'auto', ...single };
+  if (choice === undefined) return parallel === false ? { type: 'auto', ...single } : undefined;
+  if (choice === 'required') return { type: 'any', ...single };
+  return { type: 'tool', name: choice.function.name, ...single };
+}
+
+/** Sampling parameters Anthropic has no equivalent for: a 400 naming each, unless at its no-op value. */
+function refuseUnmapped(request: ChatRequest): void {
+  const unmapped: [string, boolean][] = [
+    ['min_p', !!request.minP],
+    ['repeat_penalty', request.repeatPenalty !== undefined && request.repeatPenalty !== 1],
+    ['logit_bias', Object.keys(request.logitBias ?? {}).length > 0],
+  ];
+  for (const [param, set] of unmapped) {
+    if (set) {
+      throw new AppError(400, `${param}: is not supported for Anthropic models`, { code: 'unsupported_value', param });
+    }
+  }
 }
 
 /**
  * Our chat request → an Anthropic streaming Messages body: system messages
  * joined into `system`; consecutive same-role turns merged (Anthropic wants
  * alternation); assistant tool calls as `tool_use` blocks; tool messages as
- * `tool_result` blocks of a user turn. `seed` and the penalties have no
- * Anthropic equivalent and are left out; a JSON `response_format` is a 400.
+ * `tool_result` blocks of a user turn. `seed` and the OpenAI penalties have no
+ * Anthropic equivalent and are left out (as OpenAI's own SDKs send them at
+ * 0); `min_p`, `repeat_penalty`, `logit_bias` and a JSON `response_format`
+ * are a 400.
  */
 export function toAnthropicRequest(
   request: ChatRequest,
@@ -91,6 +111,7 @@ export function toAnthropicRequest(
       param: 'response_format',
     });
   }
+  refuseUnmapped(request);
   const system: string[] = [];
   const turns: Turn[] = [];
   const add = (role: Turn['role'], blocks: Block[]) => {
@@ -132,9 +153,10 @@ export function toAnthropicRequest(
     messages: turns,
     temperature: request.temperature,
     top_p: request.topP,
+    top_k: request.topK,
     stop_sequences: request.stop?.length ? request.stop : undefined,
     tools,
-    tool_choice: tools ? toToolChoice(request.toolChoice) : undefined,
+    tool_choice: tools ? toToolChoice(request.toolChoice, request.parallelToolCalls) : undefined,
     stream: true,
   };
 }

@@ -72,6 +72,12 @@ export function toOpenAIRequest(request: ChatRequest): Record<string, unknown> {
     seed: request.seed,
     presence_penalty: request.presencePenalty,
     frequency_penalty: request.frequencyPenalty,
+    // llama-server / vLLM / Ollama names: passed on; an upstream without them says so (an upstream-marked 400).
+    top_k: request.topK,
+    min_p: request.minP,
+    repeat_penalty: request.repeatPenalty,
+    logit_bias: request.logitBias,
+    parallel_tool_calls: tools ? request.parallelToolCalls : undefined,
     tools,
     tool_choice: tools ? request.toolChoice : undefined,
     response_format: request.responseFormat,

@@ -117,30 +117,40 @@ for (const [topology, inference] of [
       );
     });
 
-    it('sampling parameters no engine honours are a 400 naming each, never ignored; their no-op values pass', async () => {
+    it('logprobs is a 400 naming it (not reported yet), never ignored; its no-op values pass', async () => {
       for (const [param, value] of [
-        ['top_k', 40],
-        ['min_p', 0.05],
-        ['repeat_penalty', 1.1],
-        ['logit_bias', { '50256': -100 }],
         ['logprobs', true],
         ['top_logprobs', 2],
-        ['parallel_tool_calls', false],
       ] as const) {
         await expect400(await chat({ messages: user, [param]: value }), param, /not supported yet/);
       }
-      const noop = await chat({
+      const noop = await chat({ messages: user, max_tokens: 2, logprobs: false, top_logprobs: 0 });
+      expect(noop.status).toBe(200);
+    });
+
+    it('llama-server sampling names, logit_bias and parallel_tool_calls are taken; bad values are a 400 naming each', async () => {
+      for (const [param, value, message, named = param] of [
+        ['top_k', -1, /0/],
+        ['top_k', 1.5, /int/],
+        ['min_p', 2, /1/],
+        ['repeat_penalty', 0, /0/],
+        ['logit_bias', { abc: 1 }, /token ids/, 'logit_bias.abc'],
+        ['logit_bias', { '5': 500 }, /100/, 'logit_bias.5'],
+        ['logit_bias', { '99999999': 5 }, /vocabulary/],
+        ['parallel_tool_calls', 'no', /boolean/],
+      ] as const) {
+        await expect400(await chat({ messages: user, max_tokens: 2, [param]: value }), named, message);
+      }
+      const taken = await chat({
         messages: user,
         max_tokens: 2,
-        min_p: 0,
-        repeat_penalty: 1,
-        logit_bias: {},
-        logprobs: false,
-        top_logprobs: 0,
-        parallel_tool_calls: true,
-        top_k: null,
+        top_k: 40,
+        min_p: 0.05,
+        repeat_penalty: 1.1,
+        logit_bias: { '5': -100, '6': 2.5 },
+        parallel_tool_calls: false,
       });
-      expect(noop.status).toBe(200);
+      expect(taken.status).toBe(200);
     });
 
     it('a bad request leaves the server (and its runner) answering', async () => {

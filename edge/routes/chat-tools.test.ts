@@ -99,6 +99,65 @@ describe('tool calls through /v1/chat/completions (tiny scripted tool model)', (
     expect(chunks.at(-1).finish_reason).toBe('stop');
   });
 
+  it("tool_choice 'required' or a named tool makes the answer a call where the model would answer in text", async () => {
+    const first = await (await complete({ messages: [ASK], tools: TOOLS })).json();
+    const call = first.choices[0].message.tool_calls[0];
+    const messages = [
+      ASK,
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: call.id, content: '12:00' },
+    ];
+    // With the result in its context the model answers in text (the test above); forced, it calls again.
+    const named = { type: 'function', function: { name: 'get_time' } };
+    for (const tool_choice of ['required', named]) {
+      const body = await (await complete({ messages, tools: TOOLS, tool_choice, parallel_tool_calls: false })).json();
+      expect(body.choices[0].finish_reason).toBe('tool_calls');
+      expect(body.choices[0].message.content).toBeNull();
+      expect(body.choices[0].message.tool_calls).toHaveLength(1);
+      expect(body.choices[0].message.tool_calls[0].function).toEqual({ name: 'get_time', arguments: '{}' });
+    }
+    const streamed = await events(await complete({ messages, tools: TOOLS, tool_choice: 'required', stream: true }));
+    const chunks = streamed.slice(0, -1).map((d) => JSON.parse(d).choices[0]);
+    expect(chunks.some((c) => c.delta.tool_calls?.[0]?.function?.name === 'get_time')).toBe(true);
+    expect(chunks.at(-1).finish_reason).toBe('tool_calls');
+  });
+
+  it('tools and response_format together: the model still calls; its text answer follows the format', async () => {
+    const format = {
+      type: 'json_schema',
+      json_schema: {
+        name: 'answer',
+        schema: {
+          type: 'object',
+          properties: { ok: { type: 'boolean' } },
+          required: ['ok'],
+          additionalProperties: false,
+        },
+      },
+    };
+    const first = await (await complete({ messages: [ASK], tools: TOOLS, response_format: format })).json();
+    expect(first.choices[0].finish_reason).toBe('tool_calls');
+    const call = first.choices[0].message.tool_calls[0];
+    const messages = [
+      ASK,
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: call.id, content: '12:00' },
+    ];
+    for (const stream of [false, true]) {
+      const res = await complete({ messages, tools: TOOLS, response_format: format, max_tokens: 40, stream });
+      expect(res.status).toBe(200);
+      const content = stream
+        ? (await events(res))
+            .slice(0, -1)
+            .map((d) => JSON.parse(d).choices[0]?.delta?.content ?? '')
+            .join('')
+        : (await res.json()).choices[0].message.content;
+      // Unformatted, the model answers TOOL_ANSWER here (the test above).
+      expect(content).not.toContain(TOOL_ANSWER);
+      expect(JSON.parse(content)).toEqual({ ok: expect.any(Boolean) });
+    }
+  });
+
   it("answers without calling when tool_choice is 'none' or no tools are offered", async () => {
     for (const extra of [{ tools: TOOLS, tool_choice: 'none' }, {}]) {
       const body = await (await complete({ messages: [ASK], ...extra })).json();

@@ -1,9 +1,18 @@
-import { LlamaChat, type ChatHistoryItem, type LlamaGrammar, type LlamaModel } from 'node-llama-cpp';
+import {
+  LlamaChat,
+  TokenBias,
+  type ChatHistoryItem,
+  type ChatModelFunctions,
+  type LlamaGrammar,
+  type LlamaModel,
+  type Token,
+} from 'node-llama-cpp';
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
 import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/chat.ts';
-import { promptLength, renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
+import { chatWrapperOf, promptLength, renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
+import { forcedCallWrapper } from './forced-call.ts';
 import { toChatHistory, toFunctions } from './history.ts';
 import { llamaRuntime } from './llama-runtime.ts';
 import type { ChatModel } from './llm-models.ts';
@@ -19,14 +28,12 @@ export interface ChatPlan {
 }
 
 /**
- * Converts a request's history, tools and response format; everything that
+ * Converts a request's history, tools and response format (both at once: the
+ * model may call a tool, and a text answer follows the format); everything that
  * can be a 400 (tool results, call arguments, tool_choice, schema) fails
  * here, before a sequence is lent.
  */
 export async function planChat(request: ChatRequest): Promise<ChatPlan> {
-  if (request.tools?.length && request.responseFormat && request.responseFormat.type !== 'text') {
-    throw new AppError(400, 'response_format: cannot be combined with tools', { param: 'response_format' });
-  }
   return {
     history: systemFirst(toChatHistory(request.messages)),
     functions: offeredFunctions(request),
@@ -49,6 +56,7 @@ export function generateChat(
   { history, functions, grammar }: ChatPlan,
   { signal, onEnd, maxTokens: ceiling = Infinity }: { signal?: AbortSignal; onEnd: () => void; maxTokens?: number },
 ): AsyncIterable<ChatEvent> {
+  const tokenBias = tokenBiasFor(chat.model, request.logitBias);
   const stop = slot.stop!;
   const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
@@ -56,7 +64,15 @@ export function generateChat(
   const prompt = request.tools?.length || grammar ? null : lockstepPrompt(chat.model, history);
   const room = prompt ? chat.batcher.roomFor(slot.sequence, prompt.tokens.length) : 0;
   const batcher = prompt && room >= (request.maxTokens ?? 1) ? chat.batcher : null;
-  const llamaChat = batcher ? null : new LlamaChat({ contextSequence: slot.sequence, autoDisposeSequence: false });
+  // tool_choice "required" or a named tool: the answer must open with a call.
+  const mustCall = functions && (request.toolChoice === 'required' || typeof request.toolChoice === 'object');
+  const llamaChat = batcher
+    ? null
+    : new LlamaChat({
+        contextSequence: slot.sequence,
+        autoDisposeSequence: false,
+        chatWrapper: mustCall ? forcedCallWrapper(chatWrapperOf(chat.model)) : 'auto',
+      });
   let completionTokens = 0;
   let promptTokens: number | undefined;
   const maxTokens = Math.max(
@@ -73,17 +89,22 @@ export function generateChat(
     maxTokens,
     temperature: request.temperature ?? 0.7,
     topP: request.topP,
+    topK: request.topK,
+    minP: request.minP,
     seed: request.seed,
   };
+  const { presencePenalty, frequencyPenalty, repeatPenalty } = request;
   const common = {
     ...sampling,
     signal: abort,
     stopOnAbortSignal: true,
     customStopTriggers: request.stop,
+    // As the batcher and llama-server apply them: the last 64 tokens, newlines excepted.
     repeatPenalty:
-      request.presencePenalty || request.frequencyPenalty
-        ? { presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty }
+      presencePenalty || frequencyPenalty || (repeatPenalty !== undefined && repeatPenalty !== 1)
+        ? { presencePenalty, frequencyPenalty, penalty: repeatPenalty, penalizeNewLine: false, lastTokens: 64 }
         : undefined,
+    tokenBias,
     onTextChunk,
     onToken: (tokens: readonly unknown[]) => void (completionTokens += tokens.length),
   };
@@ -91,8 +112,10 @@ export function generateChat(
     ? batcher
         .generate(slot.sequence, prompt!.tokens, {
           ...sampling,
-          presencePenalty: request.presencePenalty,
-          frequencyPenalty: request.frequencyPenalty,
+          presencePenalty,
+          frequencyPenalty,
+          repeatPenalty,
+          tokenBias,
           stops: [...(request.stop ?? []), ...prompt!.stops],
           hidden: prompt!.hidden,
           signal: abort,
@@ -104,7 +127,13 @@ export function generateChat(
           return { metadata: { stopReason: result.stopReason }, functionCalls: undefined };
         })
     : functions
-      ? llamaChat!.generateResponse(history, { ...common, functions })
+      ? callsOrFormatted(
+          llamaChat!,
+          history,
+          common,
+          { functions, maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined },
+          grammar,
+        )
       : llamaChat!.generateResponse(history, { ...common, grammar });
   run
     .then((result) => {
@@ -147,6 +176,68 @@ export function generateChat(
       onEnd();
     });
   return queue;
+}
+
+/** LlamaChat's options that are neither a grammar nor functions. */
+type ResponseOptions = Omit<
+  NonNullable<Parameters<LlamaChat['generateResponse']>[1]>,
+  | 'grammar'
+  | 'functions'
+  | 'documentFunctionParams'
+  | 'maxParallelFunctionCalls'
+  | 'onFunctionCall'
+  | 'onFunctionCallParamsChunk'
+> & { signal: AbortSignal };
+
+/**
+ * Tools and a response format together. node-llama-cpp takes functions or a grammar, not both, so: the
+ * model answers with its functions offered; once it writes text rather than a call (its first text that
+ * is not blank, not passed on), that pass stops and the answer is generated again under the format's
+ * grammar, from a history that documents the same functions (with wrappers that document them in the
+ * system message, as ChatML's does, the prompt and so its KV cache stay the same).
+ */
+async function callsOrFormatted(
+  llamaChat: LlamaChat,
+  history: ChatHistoryItem[],
+  common: ResponseOptions,
+  calling: { functions: ChatModelFunctions; maxParallelFunctionCalls?: number },
+  grammar: LlamaGrammar | undefined,
+) {
+  if (!grammar) return llamaChat.generateResponse(history, { ...common, ...calling });
+  const wroteText = new AbortController();
+  const calls = await llamaChat.generateResponse(history, {
+    ...common,
+    ...calling,
+    signal: AbortSignal.any([common.signal, wroteText.signal]),
+    onTextChunk: (text) => void (text.trim() && wroteText.abort()),
+  });
+  if (!wroteText.signal.aborted || common.signal.aborted) return calls;
+  const documented = llamaChat.chatWrapper.addAvailableFunctionsSystemMessageToHistory(history, calling.functions, {
+    documentParams: true,
+  });
+  return llamaChat.generateResponse([...documented], { ...common, grammar });
+}
+
+/** OpenAI's logit_bias as node-llama-cpp's TokenBias: a 400 on a token id the model does not have. */
+function tokenBiasFor(model: LlamaModel, logitBias: ChatRequest['logitBias']): TokenBias | undefined {
+  const entries = Object.entries(logitBias ?? {});
+  if (entries.length === 0) return undefined;
+  const vocabulary = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
+  const bias = TokenBias.for(model);
+  for (const [key, value] of entries) {
+    const token = Number(key);
+    if (vocabulary === undefined || !(token < vocabulary)) {
+      throw new AppError(
+        400,
+        vocabulary === undefined
+          ? 'logit_bias: the model does not say how many tokens it has, so token ids cannot be checked'
+          : `logit_bias: token ${key} is not in the model's vocabulary of ${vocabulary} tokens`,
+        { param: 'logit_bias' },
+      );
+    }
+    bias.set(token as Token, value <= -100 ? 'never' : { logit: value });
+  }
+  return bias;
 }
 
 async function grammarFor(request: ChatRequest): Promise<LlamaGrammar | undefined> {

@@ -21,6 +21,13 @@ export interface ChatPrompt {
 
 const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
 
+/** The model's chat wrapper, as LlamaChat's `chatWrapper: "auto"` resolves it (once per model). */
+export function chatWrapperOf(model: LlamaModel): ChatWrapper {
+  let wrapper = wrappers.get(model);
+  if (!wrapper) wrappers.set(model, (wrapper = resolveChatWrapper(model)));
+  return wrapper;
+}
+
 /**
  * Renders a chat history that ends with the model response to generate
  * into prompt tokens, with the model's chat wrapper, as node-llama-cpp's
@@ -30,8 +37,7 @@ const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
  * initially engaged function calls, segments opened on response start.
  */
 export function renderChatPrompt(model: LlamaModel, history: readonly ChatHistoryItem[]): ChatPrompt | null {
-  let wrapper = wrappers.get(model);
-  if (!wrapper) wrappers.set(model, (wrapper = resolveChatWrapper(model)));
+  const wrapper = chatWrapperOf(model);
   const state = wrapper.generateContextState({ chatHistory: history });
   if (
     state.prefixTriggers?.length ||
@@ -63,9 +69,7 @@ export function promptLength(
   functions?: ChatModelFunctions,
 ): number | undefined {
   try {
-    let wrapper = wrappers.get(model);
-    if (!wrapper) wrappers.set(model, (wrapper = resolveChatWrapper(model)));
-    const state = wrapper.generateContextState({ chatHistory: history, availableFunctions: functions });
+    const state = chatWrapperOf(model).generateContextState({ chatHistory: history, availableFunctions: functions });
     return state.contextText.tokenize(model.tokenizer).length;
   } catch {
     return undefined;

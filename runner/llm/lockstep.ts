@@ -1,4 +1,11 @@
-import type { ControlledEvaluateInputItem, LlamaContext, LlamaContextSequence, LlamaText, Token } from 'node-llama-cpp';
+import type {
+  ControlledEvaluateInputItem,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaText,
+  Token,
+  TokenBias,
+} from 'node-llama-cpp';
 import { OutputFilter, type HiddenSegment } from './output-filter.ts';
 
 export type LockstepStopReason = 'eog' | 'stop' | 'maxTokens' | 'abort';
@@ -16,9 +23,13 @@ export interface LockstepOptions {
   minP?: number;
   /** Makes sampling at temperature > 0 repeatable; default a random seed. */
   seed?: number;
-  /** Penalties on the last 64 generated tokens (newlines excepted), as LlamaChat applies them; default 0. */
+  /** Penalties on the last 64 generated tokens (newlines excepted), as llama-server applies them; default 0. */
   presencePenalty?: number;
   frequencyPenalty?: number;
+  /** llama.cpp's multiplicative repeat penalty on the same tokens; default 1 (none). */
+  repeatPenalty?: number;
+  /** Biases on the logits of given tokens (OpenAI's logit_bias); default none. */
+  tokenBias?: TokenBias;
   /** Stop strings and chat wrapper stop triggers; default none (end-of-generation tokens always stop). */
   stops?: readonly (string | LlamaText)[];
   /** Segments (thoughts) generated but left out of the text; default none. */
@@ -256,7 +267,17 @@ export class LockstepBatcher {
   }
 
   #sampling(g: Generation) {
-    const { temperature = 0, topP, topK, minP, seed, presencePenalty, frequencyPenalty } = g.options;
+    const {
+      temperature = 0,
+      topP,
+      topK,
+      minP,
+      seed,
+      presencePenalty,
+      frequencyPenalty,
+      repeatPenalty,
+      tokenBias,
+    } = g.options;
     const nl = g.sequence.model.tokens.nl;
     return {
       temperature,
@@ -266,14 +287,16 @@ export class LockstepBatcher {
       // controlledEvaluate samples with a new sampler each call: vary the seed per token, or every token gets the same draw.
       seed: temperature > 0 ? stepSeed(seed, g.tokens.length) : undefined,
       repeatPenalty:
-        presencePenalty || frequencyPenalty
+        presencePenalty || frequencyPenalty || (repeatPenalty !== undefined && repeatPenalty !== 1)
           ? {
               punishTokens: g.tokens.slice(-PENALTY_LAST_TOKENS).filter((t) => t !== nl),
               maxPunishTokens: PENALTY_LAST_TOKENS,
+              penalty: repeatPenalty,
               presencePenalty,
               frequencyPenalty,
             }
           : undefined,
+      tokenBias,
     };
   }
 }

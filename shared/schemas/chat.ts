@@ -81,6 +81,22 @@ const Messages = z
 
 const Tools = z.array(FunctionTool).max(LIMITS.tools, `more than ${LIMITS.tools} tools (the limit)`);
 
+/** OpenAI's `logit_bias`: token ids (decimal strings) → -100…100, at most `LIMITS.logitBias` of them. */
+const LogitBias = z.record(z.string(), z.number().min(-100).max(100)).check((ctx) => {
+  const keys = Object.keys(ctx.value);
+  const bad = keys.find((k) => !/^\d{1,9}$/.test(k));
+  if (bad !== undefined) {
+    ctx.issues.push({
+      code: 'custom',
+      message: 'keys are token ids (decimal integers)',
+      input: ctx.value,
+      path: [bad],
+    });
+  } else if (keys.length > LIMITS.logitBias) {
+    ctx.issues.push({ code: 'custom', message: `more than ${LIMITS.logitBias} tokens (the limit)`, input: ctx.value });
+  }
+});
+
 /**
  * A parameter no engine honours yet: accepted at its no-op value (`isNoop`),
  * otherwise a 400 naming it, so it is never ignored silently.
@@ -112,14 +128,17 @@ export const ChatCompletionRequest = z.object({
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
-  /** llama-server / Ollama sampling names, logit_bias, logprobs and parallel_tool_calls: a 400 unless a no-op. */
-  top_k: notHonoured(() => false),
-  min_p: notHonoured((v) => v === 0),
-  repeat_penalty: notHonoured((v) => v === 1),
-  logit_bias: notHonoured((v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0),
+  /** llama-server / Ollama sampling names: top_k 0 considers every token; repeat_penalty 1 is none. */
+  top_k: z.number().int().min(0).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  repeat_penalty: z.number().positive().max(10).nullish(),
+  /** Token id (as a string) → a bias added to its logit; -100 bans it. */
+  logit_bias: LogitBias.nullish(),
+  /** `false`: at most one tool call per answer. */
+  parallel_tool_calls: z.boolean().nullish(),
+  /** Token log-probabilities are not reported yet: a 400 unless a no-op. */
   logprobs: notHonoured((v) => v === false),
   top_logprobs: notHonoured((v) => v === 0),
-  parallel_tool_calls: notHonoured((v) => v === true),
   tools: Tools.nullish(),
   tool_choice: ToolChoice.nullish(),
   response_format: ResponseFormat.nullish(),
@@ -152,6 +171,13 @@ export const ChatRequest = z.object({
   seed: z.number().int().optional(),
   presencePenalty: z.number().optional(),
   frequencyPenalty: z.number().optional(),
+  topK: z.number().int().min(0).optional(),
+  minP: z.number().min(0).max(1).optional(),
+  /** llama.cpp's multiplicative penalty on the last 64 tokens; 1 is none. */
+  repeatPenalty: z.number().positive().optional(),
+  logitBias: LogitBias.optional(),
+  /** `false`: at most one tool call. */
+  parallelToolCalls: z.boolean().optional(),
   tools: Tools.optional(),
   toolChoice: ToolChoice.optional(),
   responseFormat: ResponseFormat.optional(),

@@ -14,6 +14,8 @@ export const LIMITS = {
   messages: 4096,
   /** Tools offered in one request (OpenAI's own limit). */
   tools: 128,
+  /** Tokens biased in one request's `logit_bias`. */
+  logitBias: 1024,
   /** Nesting depth of a tool's parameters or a response_format schema, in JSON levels. */
   schemaDepth: 64,
   /** Values (objects, arrays, scalars) in one tool's parameters or a response_format schema. */

@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AppError } from '../../shared/errors.ts';
+import type { ChatRequest } from '../../shared/schemas/chat.ts';
+import { buildTinyLlama, tinyLlamaVocabulary } from '../../test/fixtures/tiny-llama.ts';
+import { TINY_CATALOG } from '../../test/helpers/tiny-models.ts';
+import { modelFiles } from '../models/model-files.ts';
+import { LlmEngine } from './llm-engine.ts';
+
+const PIECES = ['one', ' two', ' three', ' four'];
+const ROUND = PIECES.join('');
+// Loops over PIECES; after each piece "!" is the runner-up (8 against the chain's 10), so a repeat penalty
+// of 2 on a piece already written (10 / 2 < 8) turns the loop's second round into "!".
+const SCRIPT = { pieces: ['!'], next: PIECES.map((p) => [p, '!', 8] as const) };
+const vocabulary = tinyLlamaVocabulary(PIECES, SCRIPT);
+const dir = mkdtempSync(join(tmpdir(), 'edgerunner-sampling-'));
+const repeating = join(dir, 'tiny-repeat.gguf');
+writeFileSync(
+  repeating,
+  buildTinyLlama({
+    weights: 'scripted',
+    loop: true,
+    answer: PIECES,
+    script: SCRIPT,
+  }),
+);
+
+const engine = new LlmEngine({
+  models: { ...TINY_CATALOG.models, 'tiny-repeat': { kind: 'llm', source: repeating, contextSize: 1024 } },
+  files: modelFiles({ modelsDir: tmpdir() }),
+  threads: 1,
+  parallel: 2,
+  keepAliveMs: -1,
+});
+afterAll(() => engine.dispose());
+
+async function answer(request: Omit<ChatRequest, 'messages'>): Promise<string> {
+  let text = '';
+  const messages: ChatRequest['messages'] = [{ role: 'user', content: 'Say something.' }];
+  for await (const e of await engine.chat({ messages, ...request }, { sessionId: 's' })) {
+    if (e.type === 'text') text += e.text;
+  }
+  return text;
+}
+
+// A tool offered with tool_choice "none" sends a plain request through LlamaChat instead of the batcher.
+const PATHS = {
+  batcher: {},
+  LlamaChat: {
+    tools: [{ type: 'function' as const, function: { name: 'noop', parameters: { type: 'object', properties: {} } } }],
+    toolChoice: 'none' as const,
+  },
+};
+
+/** top_k, min_p, repeat_penalty and logit_bias reach the sampler on both generation paths. */
+describe.each(Object.entries(PATHS))('sampling parameters on the %s path', (_, path) => {
+  const id = (piece: string) => vocabulary.tokenOf(piece)!;
+  it('top_k 1 and min_p 1 keep only the likeliest token: a hot, seeded sample is the greedy answer', async () => {
+    const base = { model: 'tiny-random', maxTokens: 16, ...path };
+    const greedy = await answer({ ...base, temperature: 0 });
+    const hot = { ...base, temperature: 2, seed: 3 };
+    expect(await answer(hot)).not.toBe(greedy);
+    expect(await answer({ ...hot, topK: 1 })).toBe(greedy);
+    expect(await answer({ ...hot, minP: 1 })).toBe(greedy);
+  });
+
+  it('repeat_penalty turns away from what was written; 1 changes nothing', async () => {
+    const base = { model: 'tiny-repeat', maxTokens: 8, temperature: 0, ...path };
+    expect(await answer(base)).toBe(ROUND + ROUND);
+    expect(await answer({ ...base, repeatPenalty: 1 })).toBe(ROUND + ROUND);
+    expect(await answer({ ...base, repeatPenalty: 2 })).toMatch(new RegExp(`^${ROUND}!`));
+  });
+
+  it('logit_bias +100 makes a token every next one; -100 bans it', async () => {
+    const base = { model: 'tiny-repeat', maxTokens: 2, temperature: 0, ...path };
+    expect(await answer({ ...base, logitBias: { [id(' three')]: 100 } })).toMatch(/^ ?three three$/);
+    expect(await answer({ ...base, logitBias: { [id('one')]: -100 } })).not.toMatch(/^one/);
+  });
+
+  it('a logit_bias token the model does not have is a 400 on logit_bias, and leaves nothing busy', async () => {
+    const err = await answer({ model: 'tiny-repeat', maxTokens: 3, logitBias: { '100000': 5 }, ...path }).catch(
+      (e: AppError) => e,
+    );
+    expect(err).toMatchObject({ status: 400, param: 'logit_bias', message: expect.stringMatching(/vocabulary/) });
+    expect(engine.busy).toBe(0);
+  });
+});
