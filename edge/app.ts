@@ -10,6 +10,7 @@ import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { session } from './middleware/session.ts';
 import { chatRoutes } from './routes/chat.ts';
+import { completionRoutes } from './routes/completions.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelLoadRoutes } from './routes/model-load.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', modelLoadRoutes(deps));
   app.route('/v1', sessionRoutes(deps));
   app.route('/v1', chatRoutes(deps));
+  app.route('/v1', completionRoutes(deps));
   app.route('/v1', stopRoutes(deps));
   app.route('/v1', embeddingRoutes(deps));
 

@@ -1,6 +1,7 @@
 import type { CallOptions, Inference } from '../shared/inference.ts';
 import type { Catalog } from '../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest } from '../shared/schemas/chat.ts';
+import type { CompletionRequest } from '../shared/schemas/completions.ts';
 import type { EmbedResult } from '../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
@@ -52,6 +53,15 @@ export class LocalInference implements Inference {
 
   async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
     const events = await this.#llm.chat(request, { sessionId: options.sessionId, signal: options.signal });
+    options.onRoute?.(this.options.runnerId);
+    return events;
+  }
+
+  async complete(
+    request: CompletionRequest,
+    options: CallOptions & { sessionId: string },
+  ): Promise<AsyncIterable<ChatEvent>> {
+    const events = await this.#llm.complete(request, { sessionId: options.sessionId, signal: options.signal });
     options.onRoute?.(this.options.runnerId);
     return events;
   }

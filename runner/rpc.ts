@@ -6,6 +6,7 @@ import { notFound, onError, toAppError } from '../shared/http-errors.ts';
 import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
+import { RunnerCompleteBody } from '../shared/schemas/completions.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
 import type { RunnerCall } from '../shared/runner-token.ts';
 import { sseResponse } from '../shared/sse-response.ts';
@@ -64,6 +65,11 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
   app.post('/_runner/v1/chat', validate('json', RunnerChatBody), async (c) => {
     const { sessionId, request } = c.req.valid('json');
     const events = await inference.chat(request, { sessionId, signal: c.req.raw.signal });
+    return sseResponse(c, events, { onError: streamError });
+  });
+  app.post('/_runner/v1/complete', validate('json', RunnerCompleteBody), async (c) => {
+    const { sessionId, request } = c.req.valid('json');
+    const events = await inference.complete(request, { sessionId, signal: c.req.raw.signal });
     return sseResponse(c, events, { onError: streamError });
   });
   app.post('/_runner/v1/embed', validate('json', RunnerEmbedBody), async (c) => {

@@ -1,4 +1,5 @@
 import type { ChatEvent, ChatRequest } from './schemas/chat.ts';
+import type { CompletionRequest } from './schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from './schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
@@ -36,6 +37,8 @@ export interface Inference {
   unloadModel(name: string, options?: CallOptions): Promise<boolean>;
   /** Answers a chat request on the session's sequence. */
   chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>>;
+  /** A text completion (`/v1/completions`, fill-in-the-middle with a suffix): the same events, text only. */
+  complete(request: CompletionRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>>;
   /** Embeds each input (text, or token ids of the model's vocabulary) with an embedding model. */
   embed(model: string, inputs: EmbedInput[], options?: CallOptions): Promise<EmbedResult>;
   /** Stops the session's running generation; false when nothing was running. */

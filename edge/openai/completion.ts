@@ -65,3 +65,49 @@ export async function collectCompletion(events: AsyncIterable<ChatEvent>, meta: 
     usage,
   };
 }
+
+/** Engine events → OpenAI legacy `text_completion` stream objects (text deltas, finish_reason last, optional usage). */
+export async function* toTextCompletionChunks(
+  events: AsyncIterable<ChatEvent>,
+  meta: CompletionMeta & { echo?: string },
+) {
+  const base = { id: meta.id, object: 'text_completion' as const, created: meta.created, model: meta.model };
+  const chunk = (text: string, finish_reason: FinishReason | null = null) => ({
+    ...base,
+    choices: [{ index: 0, text, logprobs: null, finish_reason }],
+  });
+  if (meta.echo) yield chunk(meta.echo);
+  for await (const event of events) {
+    if (event.type === 'text') {
+      if (event.text) yield chunk(event.text);
+    } else if (event.type === 'done') {
+      yield chunk('', event.finishReason);
+      if (meta.includeUsage) yield { ...base, choices: [], usage: event.usage };
+    }
+  }
+}
+
+/** Engine events → one OpenAI legacy `text_completion` object. */
+export async function collectTextCompletion(
+  events: AsyncIterable<ChatEvent>,
+  meta: CompletionMeta & { echo?: string },
+) {
+  let text = meta.echo ?? '';
+  let finishReason: FinishReason = 'stop';
+  let usage = EMPTY_USAGE;
+  for await (const event of events) {
+    if (event.type === 'text') text += event.text;
+    else if (event.type === 'done') {
+      finishReason = event.finishReason;
+      usage = event.usage;
+    }
+  }
+  return {
+    id: meta.id,
+    object: 'text_completion' as const,
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
+    usage,
+  };
+}

@@ -78,6 +78,16 @@ describe('ProviderInference', () => {
     expect(upstream.bodies).toHaveLength(sent);
   });
 
+  it('text completions go to the wrapped engines; a hosted model is a 400 on model', async () => {
+    const sent = upstream.bodies.length;
+    const local = await collect(await inference.complete({ model: 'tiny-chat', prompt: 'Once' }, { sessionId: 's1' }));
+    expect(local.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join('')).toBe(SCRIPTED_ANSWER);
+    await expect(
+      inference.complete({ model: 'groq-llama-3-8b', prompt: 'Once' }, { sessionId: 's1' }),
+    ).rejects.toMatchObject({ status: 400, param: 'model', message: expect.stringMatching(/chat\/completions/) });
+    expect(upstream.bodies).toHaveLength(sent);
+  });
+
   it('lists the wrapped models plus the models of configured providers', async () => {
     const models = await inference.listModels();
     const ids = models.map((m) => m.id);

@@ -1,5 +1,7 @@
 import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
+import { AppError } from '../../shared/errors.ts';
+import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
@@ -123,6 +125,21 @@ export class ProviderInference implements Inference {
         release();
       }
     })();
+  }
+
+  /** Text completions are local models' (providers here serve chat only): a 400 for a hosted model. */
+  async complete(
+    request: CompletionRequest,
+    options: CallOptions & { sessionId: string },
+  ): Promise<AsyncIterable<ChatEvent>> {
+    if ((await this.#registry(options.projectId)).resolve(request.model)) {
+      throw new AppError(
+        400,
+        `model: ${request.model} is a hosted chat model; text completions are served by local models (use /v1/chat/completions)`,
+        { param: 'model', code: 'unsupported_value' },
+      );
+    }
+    return this.inner.complete(request, options);
   }
 
   /** Embeddings stay with the wrapped side (providers here serve chat only). */

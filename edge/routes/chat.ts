@@ -7,6 +7,7 @@ import {
   type ChatMessage,
   type ChatRequest,
 } from '../../shared/schemas/chat.ts';
+import { toSampling } from '../../shared/schemas/sampling.ts';
 import { continueConversation, recordAnswer } from '../sessions/conversation.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { toAppError } from '../middleware/errors.ts';
@@ -19,17 +20,7 @@ export function toChatRequest(body: ChatCompletionRequest, model: string, messag
   return {
     model,
     messages,
-    temperature: body.temperature ?? undefined,
-    topP: body.top_p ?? undefined,
-    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-    stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
-    seed: body.seed ?? undefined,
-    presencePenalty: body.presence_penalty ?? undefined,
-    frequencyPenalty: body.frequency_penalty ?? undefined,
-    topK: body.top_k ?? undefined,
-    minP: body.min_p ?? undefined,
-    repeatPenalty: body.repeat_penalty ?? undefined,
-    logitBias: body.logit_bias ?? undefined,
+    ...toSampling(body),
     parallelToolCalls: body.parallel_tool_calls ?? undefined,
     tools: body.tools ?? undefined,
     toolChoice: body.tool_choice ?? undefined,

@@ -1,6 +1,7 @@
 import { AppError } from '../../shared/errors.ts';
 import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
+import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbedResult, type EmbedInput } from '../../shared/schemas/embeddings.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
 import { parseSSE, SSEEventTooLarge } from '../../shared/sse.ts';
@@ -95,6 +96,20 @@ export class RemoteInference implements Inference {
     const init = { method: 'POST', body: { sessionId: options.sessionId, request }, signal: options.signal };
     return this.#stream<ChatEvent>(
       '/_runner/v1/chat',
+      init,
+      { model: request.model, runnerId: options.runnerId },
+      options,
+      (event) => event.type === 'done',
+    );
+  }
+
+  async complete(
+    request: CompletionRequest,
+    options: CallOptions & { sessionId: string },
+  ): Promise<AsyncIterable<ChatEvent>> {
+    const init = { method: 'POST', body: { sessionId: options.sessionId, request }, signal: options.signal };
+    return this.#stream<ChatEvent>(
+      '/_runner/v1/complete',
       init,
       { model: request.model, runnerId: options.runnerId },
       options,

@@ -1,11 +1,9 @@
 import {
   LlamaChat,
-  TokenBias,
   type ChatHistoryItem,
   type ChatModelFunctions,
   type LlamaGrammar,
   type LlamaModel,
-  type Token,
 } from 'node-llama-cpp';
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
@@ -13,6 +11,7 @@ import { randomAlphanumeric } from '../../shared/ids.ts';
 import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/chat.ts';
 import { chatWrapperOf, promptLength, renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
 import { forcedCallWrapper } from './forced-call.ts';
+import { llamaChatPenalty, samplerOptions } from './sampler-options.ts';
 import { toChatHistory, toFunctions } from './history.ts';
 import { llamaRuntime } from './llama-runtime.ts';
 import type { ChatModel } from './llm-models.ts';
@@ -56,7 +55,7 @@ export function generateChat(
   { history, functions, grammar }: ChatPlan,
   { signal, onEnd, maxTokens: ceiling = Infinity }: { signal?: AbortSignal; onEnd: () => void; maxTokens?: number },
 ): AsyncIterable<ChatEvent> {
-  const tokenBias = tokenBiasFor(chat.model, request.logitBias);
+  const sampler = samplerOptions(chat.model, request);
   const stop = slot.stop!;
   const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
@@ -85,25 +84,18 @@ export function generateChat(
           : (roomLeft(chat.model, slot.sequence.contextSize, history, functions) ?? slot.sequence.contextSize)),
     ),
   );
-  const sampling = {
-    maxTokens,
-    temperature: request.temperature ?? 0.7,
-    topP: request.topP,
-    topK: request.topK,
-    minP: request.minP,
-    seed: request.seed,
-  };
-  const { presencePenalty, frequencyPenalty, repeatPenalty } = request;
+  const { temperature, topP, topK, minP, seed, tokenBias } = sampler;
   const common = {
-    ...sampling,
+    maxTokens,
+    temperature,
+    topP,
+    topK,
+    minP,
+    seed,
     signal: abort,
     stopOnAbortSignal: true,
     customStopTriggers: request.stop,
-    // As the batcher and llama-server apply them: the last 64 tokens, newlines excepted.
-    repeatPenalty:
-      presencePenalty || frequencyPenalty || (repeatPenalty !== undefined && repeatPenalty !== 1)
-        ? { presencePenalty, frequencyPenalty, penalty: repeatPenalty, penalizeNewLine: false, lastTokens: 64 }
-        : undefined,
+    repeatPenalty: llamaChatPenalty(sampler),
     tokenBias,
     onTextChunk,
     onToken: (tokens: readonly unknown[]) => void (completionTokens += tokens.length),
@@ -111,11 +103,8 @@ export function generateChat(
   const run = batcher
     ? batcher
         .generate(slot.sequence, prompt!.tokens, {
-          ...sampling,
-          presencePenalty,
-          frequencyPenalty,
-          repeatPenalty,
-          tokenBias,
+          ...sampler,
+          maxTokens,
           stops: [...(request.stop ?? []), ...prompt!.stops],
           hidden: prompt!.hidden,
           signal: abort,
@@ -216,28 +205,6 @@ async function callsOrFormatted(
     documentParams: true,
   });
   return llamaChat.generateResponse([...documented], { ...common, grammar });
-}
-
-/** OpenAI's logit_bias as node-llama-cpp's TokenBias: a 400 on a token id the model does not have. */
-function tokenBiasFor(model: LlamaModel, logitBias: ChatRequest['logitBias']): TokenBias | undefined {
-  const entries = Object.entries(logitBias ?? {});
-  if (entries.length === 0) return undefined;
-  const vocabulary = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
-  const bias = TokenBias.for(model);
-  for (const [key, value] of entries) {
-    const token = Number(key);
-    if (vocabulary === undefined || !(token < vocabulary)) {
-      throw new AppError(
-        400,
-        vocabulary === undefined
-          ? 'logit_bias: the model does not say how many tokens it has, so token ids cannot be checked'
-          : `logit_bias: token ${key} is not in the model's vocabulary of ${vocabulary} tokens`,
-        { param: 'logit_bias' },
-      );
-    }
-    bias.set(token as Token, value <= -100 ? 'never' : { logit: value });
-  }
-  return bias;
 }
 
 async function grammarFor(request: ChatRequest): Promise<LlamaGrammar | undefined> {

@@ -3,11 +3,14 @@ import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CatalogEntry } from '../../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
+import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import type { LoadEvent } from '../../shared/schemas/models.ts';
 import { ModelHost, type Lease, type ModelFiles } from '../host/model-host.ts';
 import { availableMemory } from '../system/memory.ts';
 import { generateChat, planChat } from './chat-generation.ts';
+import { generateCompletion } from './text-completion.ts';
+import type { Slot } from './sequence-slots.ts';
 import { llamaRuntime } from './llama-runtime.ts';
 import { embedInputs, type EmbeddingInput } from './embeddings.ts';
 import { llmLoader } from './llm-loader.ts';
@@ -145,21 +148,47 @@ export class LlmEngine {
     request: ChatRequest,
     { sessionId, signal }: { sessionId: string; signal?: AbortSignal },
   ): Promise<AsyncIterable<ChatEvent>> {
-    const entry = this.entry(request.model);
-    if (entry.kind !== 'llm') throw new AppError(400, `Model ${request.model} is not a chat model`, { param: 'model' });
+    this.#chatEntry(request.model);
     const plan = await planChat(request);
-    const lease = (await this.#host.acquire(request.model, { signal })) as Lease<ChatModel>;
+    return this.#onSequence(request.model, sessionId, signal, (chat, slot, onEnd) =>
+      generateChat(chat, slot, request, plan, { signal, maxTokens: this.#maxTokens, onEnd }),
+    );
+  }
+
+  /** A text completion (or fill-in-the-middle) on the session's sequence; resolves once a sequence is lent. */
+  async complete(
+    request: CompletionRequest,
+    { sessionId, signal }: { sessionId: string; signal?: AbortSignal },
+  ): Promise<AsyncIterable<ChatEvent>> {
+    this.#chatEntry(request.model);
+    return this.#onSequence(request.model, sessionId, signal, (chat, slot, onEnd) =>
+      generateCompletion(chat, slot, request, { signal, maxTokens: this.#maxTokens, onEnd }),
+    );
+  }
+
+  #chatEntry(model: string): void {
+    if (this.entry(model).kind !== 'llm')
+      throw new AppError(400, `Model ${model} is not a chat model`, { param: 'model' });
+  }
+
+  /**
+   * Runs `generate` on the session's sequence of `model` (loaded when needed): the model is leased and the
+   * sequence lent until `onEnd`; both go back at once when `generate` throws.
+   */
+  async #onSequence(
+    model: string,
+    sessionId: string,
+    signal: AbortSignal | undefined,
+    generate: (chat: ChatModel, slot: Slot, onEnd: () => void) => AsyncIterable<ChatEvent>,
+  ): Promise<AsyncIterable<ChatEvent>> {
+    const lease = (await this.#host.acquire(model, { signal })) as Lease<ChatModel>;
     try {
       const { slots } = lease.model;
       const slot = await slots.acquire(sessionId, signal);
       try {
-        return generateChat(lease.model, slot, request, plan, {
-          signal,
-          maxTokens: this.#maxTokens,
-          onEnd: () => {
-            slots.release(slot);
-            lease.release();
-          },
+        return generate(lease.model, slot, () => {
+          slots.release(slot);
+          lease.release();
         });
       } catch (err) {
         slots.release(slot);

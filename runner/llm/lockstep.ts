@@ -7,6 +7,7 @@ import type {
   TokenBias,
 } from 'node-llama-cpp';
 import { OutputFilter, type HiddenSegment } from './output-filter.ts';
+import { PENALTY_LAST_TOKENS } from './sampler-options.ts';
 
 export type LockstepStopReason = 'eog' | 'stop' | 'maxTokens' | 'abort';
 
@@ -89,8 +90,6 @@ interface Generation {
   resolve(result: LockstepResult): void;
   reject(err: unknown): void;
 }
-
-const PENALTY_LAST_TOKENS = 64;
 
 /**
  * Batched decoding for the sequences of one LlamaContext. node-llama-cpp's

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
+import { notHonoured, PublicSampling, Sampling } from './sampling.ts';
 import { schemaProblem } from './schema-checks.ts';
 
 const tooLong = `is longer than ${LIMITS.messageChars} characters (the limit per message)`;
@@ -81,59 +82,14 @@ const Messages = z
 
 const Tools = z.array(FunctionTool).max(LIMITS.tools, `more than ${LIMITS.tools} tools (the limit)`);
 
-/** OpenAI's `logit_bias`: token ids (decimal strings) → -100…100, at most `LIMITS.logitBias` of them. */
-const LogitBias = z.record(z.string(), z.number().min(-100).max(100)).check((ctx) => {
-  const keys = Object.keys(ctx.value);
-  const bad = keys.find((k) => !/^\d{1,9}$/.test(k));
-  if (bad !== undefined) {
-    ctx.issues.push({
-      code: 'custom',
-      message: 'keys are token ids (decimal integers)',
-      input: ctx.value,
-      path: [bad],
-    });
-  } else if (keys.length > LIMITS.logitBias) {
-    ctx.issues.push({ code: 'custom', message: `more than ${LIMITS.logitBias} tokens (the limit)`, input: ctx.value });
-  }
-});
-
-/**
- * A parameter no engine honours yet: accepted at its no-op value (`isNoop`),
- * otherwise a 400 naming it, so it is never ignored silently.
- */
-function notHonoured(isNoop: (value: unknown) => boolean) {
-  return z
-    .unknown()
-    .check((ctx) => {
-      if (ctx.value != null && !isNoop(ctx.value)) {
-        ctx.issues.push({ code: 'custom', message: 'is not supported yet; leave it out', input: ctx.value });
-      }
-    })
-    .optional();
-}
-
 /** `POST /v1/chat/completions`: the document's fields plus what OpenAI clients send. Unknown fields are ignored. */
 export const ChatCompletionRequest = z.object({
   model: z.string().min(1).optional(),
   messages: Messages,
-  stream: z.boolean().nullish(),
   /** The document's per-request system message: replaces any earlier system message. */
   system: z.string().max(LIMITS.messageChars, tooLong).optional(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  max_tokens: z.number().int().positive().nullish(),
+  ...PublicSampling,
   max_completion_tokens: z.number().int().positive().nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-  seed: z.number().int().nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
-  /** llama-server / Ollama sampling names: top_k 0 considers every token; repeat_penalty 1 is none. */
-  top_k: z.number().int().min(0).nullish(),
-  min_p: z.number().min(0).max(1).nullish(),
-  repeat_penalty: z.number().positive().max(10).nullish(),
-  /** Token id (as a string) → a bias added to its logit; -100 bans it. */
-  logit_bias: LogitBias.nullish(),
   /** `false`: at most one tool call per answer. */
   parallel_tool_calls: z.boolean().nullish(),
   /** Token log-probabilities are not reported yet: a 400 unless a no-op. */
@@ -142,7 +98,6 @@ export const ChatCompletionRequest = z.object({
   tools: Tools.nullish(),
   tool_choice: ToolChoice.nullish(),
   response_format: ResponseFormat.nullish(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
@@ -164,18 +119,7 @@ export type ChatEvent =
 export const ChatRequest = z.object({
   model: z.string().min(1),
   messages: Messages,
-  temperature: z.number().optional(),
-  topP: z.number().optional(),
-  maxTokens: z.number().int().positive().optional(),
-  stop: z.array(z.string()).optional(),
-  seed: z.number().int().optional(),
-  presencePenalty: z.number().optional(),
-  frequencyPenalty: z.number().optional(),
-  topK: z.number().int().min(0).optional(),
-  minP: z.number().min(0).max(1).optional(),
-  /** llama.cpp's multiplicative penalty on the last 64 tokens; 1 is none. */
-  repeatPenalty: z.number().positive().optional(),
-  logitBias: LogitBias.optional(),
+  ...Sampling,
   /** `false`: at most one tool call. */
   parallelToolCalls: z.boolean().optional(),
   tools: Tools.optional(),

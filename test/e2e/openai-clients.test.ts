@@ -82,6 +82,23 @@ describe.each(['embedded', 'edge + runner'] as const)('real OpenAI clients: %s',
     expect(final.choices[0]!.finish_reason).toBe('stop');
   });
 
+  it('openai: completions.create (legacy text completion, fill-in-the-middle with suffix, streaming)', async () => {
+    const client = new OpenAI({ baseURL, apiKey: 'sk-anything' });
+    const text = await client.completions.create({ model: 'tiny-chat', prompt: 'Once', temperature: 0 });
+    expect(text.choices[0]!.text).toBe(SCRIPTED_ANSWER);
+    const fill = await client.completions.create({ model: 'tiny-fim', prompt: 'def f(', suffix: '):', temperature: 0 });
+    expect(fill.choices[0]!.text).toBe(SCRIPTED_ANSWER);
+    let streamed = '';
+    const stream = await client.completions.create({
+      model: 'tiny-chat',
+      prompt: 'Once',
+      temperature: 0,
+      stream: true,
+    });
+    for await (const chunk of stream) streamed += chunk.choices[0]?.text ?? '';
+    expect(streamed).toBe(SCRIPTED_ANSWER);
+  });
+
   it('openai: errors come back as APIError with our status and message', async () => {
     const client = new OpenAI({ baseURL, apiKey: 'sk-anything', maxRetries: 0 });
     const err = await client.chat.completions

@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stop } from '../helpers/child-processes.ts';
 import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
+import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
 
-/** `npm run dev`: a runner plus the edge under `wrangler dev` (workerd, local D1). */
+/** `npm run dev`: a runner (on the tiny models' catalog) plus the edge under `wrangler dev` (workerd, local D1). */
 describe('npm run dev (wrangler dev edge + runner)', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'edgerunner-wrangler-'));
   let edge = '';
@@ -14,7 +15,14 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
   beforeAll(async () => {
     const [edgePort, runnerPort] = [await freePort(), await freePort()];
     edge = `http://127.0.0.1:${edgePort}`;
-    child = npmRun('dev', { EDGE_PORT: String(edgePort), RUNNER_PORT: String(runnerPort), DEV_STATE_DIR: stateDir });
+    const catalog = join(stateDir, 'models.json');
+    writeFileSync(catalog, JSON.stringify(TINY_CATALOG));
+    child = npmRun('dev', {
+      EDGE_PORT: String(edgePort),
+      RUNNER_PORT: String(runnerPort),
+      DEV_STATE_DIR: stateDir,
+      MODELS_FILE: catalog,
+    });
     await untilOk(`${edge}/health`, child, { timeoutMs: 90_000 });
   });
   afterAll(async () => {
@@ -25,11 +33,39 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
   it('serves /v1/models from the runner and keeps sessions in D1', async () => {
     const models = await fetch(`${edge}/v1/models`);
     expect(models.status).toBe(200);
-    expect((await models.json()).models).toContain('Vigogne-2-13B');
+    expect((await models.json()).models).toContain('tiny-chat');
     const first = await fetch(`${edge}/v1/session`);
     const id = first.headers.get('x-session-id')!;
     expect(await first.json()).toEqual({ session_id: id, current_model: null, has_model_loaded: false });
     const again = await fetch(`${edge}/v1/session`, { headers: { 'x-session-id': id } });
     expect(again.headers.get('x-session-id')).toBe(id);
+  });
+
+  it('answers chat and text completions (fill-in-the-middle too) through workerd to the runner', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${edge}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const chat = await post('/v1/chat/completions', {
+      model: 'tiny-chat',
+      temperature: 0,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(chat.status).toBe(200);
+    const sse = await chat.text();
+    expect(sse).toContain('data: [DONE]');
+    const content = sse
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? '')
+      .join('');
+    expect(content).toBe(SCRIPTED_ANSWER);
+    const text = await (await post('/v1/completions', { model: 'tiny-chat', prompt: 'Once', temperature: 0 })).json();
+    expect(text.choices[0]).toMatchObject({ text: SCRIPTED_ANSWER, finish_reason: 'stop' });
+    const fill = await post('/v1/completions', { model: 'tiny-fim', prompt: 'def f(', suffix: '):', temperature: 0 });
+    expect((await fill.json()).choices[0].text).toBe(SCRIPTED_ANSWER);
   });
 });

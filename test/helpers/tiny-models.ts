@@ -14,6 +14,7 @@ const scripted = join(dir, 'tiny-chat.gguf');
 const random = join(dir, 'tiny-random.gguf');
 const looping = join(dir, 'tiny-loop.gguf');
 const tools = join(dir, 'tiny-tools.gguf');
+const fim = join(dir, 'tiny-fim.gguf');
 const LOOP_PIECES = ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight.'];
 
 /** What the looping model repeats without end (until max_tokens or a stop). */
@@ -29,6 +30,8 @@ writeFileSync(scripted, buildTinyLlama({ weights: 'scripted' }));
 writeFileSync(random, buildTinyLlama({ weights: 'random', seed: 7, contextLength: 8192 }));
 writeFileSync(looping, buildTinyLlama({ weights: 'scripted', loop: true, contextLength: 8192, answer: LOOP_PIECES }));
 // The functions' documentation alone is ~650 tokens of the prompt.
+// Fill-in-the-middle tokens; after <|fim_middle|> (as after any prompt) it writes SCRIPTED_ANSWER.
+writeFileSync(fim, buildTinyLlama({ weights: 'scripted', fim: true }));
 writeFileSync(tools, buildTinyLlama({ weights: 'scripted', contextLength: 2048, script: tinyLlamaToolScript() }));
 
 /** A catalog of tiny generated models on local paths (no download). */
@@ -38,5 +41,6 @@ export const TINY_CATALOG: Catalog = {
     'tiny-random': { kind: 'llm', source: random, contextSize: 8192 },
     'tiny-loop': { kind: 'llm', source: looping, contextSize: 8192 },
     'tiny-tools': { kind: 'llm', source: tools, contextSize: 2048 },
+    'tiny-fim': { kind: 'llm', source: fim, contextSize: 512 },
   },
 };

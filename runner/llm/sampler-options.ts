@@ -1,0 +1,69 @@
+import { TokenBias, type LlamaModel, type Token } from 'node-llama-cpp';
+import { AppError } from '../../shared/errors.ts';
+import type { Sampling } from '../../shared/schemas/sampling.ts';
+
+const DEFAULT_TEMPERATURE = 0.7;
+/** Tokens the penalties look back on (llama-server's repeat_last_n). */
+export const PENALTY_LAST_TOKENS = 64;
+
+/** A request's sampling as the lock-step batcher takes it (LlamaChat's penalties: `llamaChatPenalty`). */
+export interface SamplerOptions {
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repeatPenalty?: number;
+  tokenBias?: TokenBias;
+}
+
+/** The request's sampling for `model`: a 400 on a logit_bias token id the model does not have. */
+export function samplerOptions(model: LlamaModel, request: Sampling): SamplerOptions {
+  return {
+    temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+    topP: request.topP,
+    topK: request.topK,
+    minP: request.minP,
+    seed: request.seed,
+    presencePenalty: request.presencePenalty,
+    frequencyPenalty: request.frequencyPenalty,
+    repeatPenalty: request.repeatPenalty,
+    tokenBias: tokenBiasFor(model, request.logitBias),
+  };
+}
+
+/** The penalties as LlamaChat takes them, applied as the batcher and llama-server do (last 64 tokens, not newlines). */
+export function llamaChatPenalty({ presencePenalty, frequencyPenalty, repeatPenalty }: SamplerOptions) {
+  if (!presencePenalty && !frequencyPenalty && (repeatPenalty === undefined || repeatPenalty === 1)) return undefined;
+  return {
+    presencePenalty,
+    frequencyPenalty,
+    penalty: repeatPenalty,
+    penalizeNewLine: false,
+    lastTokens: PENALTY_LAST_TOKENS,
+  };
+}
+
+/** OpenAI's logit_bias as node-llama-cpp's TokenBias: a 400 on a token id the model does not have. */
+function tokenBiasFor(model: LlamaModel, logitBias: Sampling['logitBias']): TokenBias | undefined {
+  const entries = Object.entries(logitBias ?? {});
+  if (entries.length === 0) return undefined;
+  const vocabulary = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
+  const bias = TokenBias.for(model);
+  for (const [key, value] of entries) {
+    const token = Number(key);
+    if (vocabulary === undefined || !(token < vocabulary)) {
+      throw new AppError(
+        400,
+        vocabulary === undefined
+          ? 'logit_bias: the model does not say how many tokens it has, so token ids cannot be checked'
+          : `logit_bias: token ${key} is not in the model's vocabulary of ${vocabulary} tokens`,
+        { param: 'logit_bias' },
+      );
+    }
+    bias.set(token as Token, value <= -100 ? 'never' : { logit: value });
+  }
+  return bias;
+}
