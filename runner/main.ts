@@ -1,6 +1,7 @@
 import { createApp } from '../edge/app.ts';
 import type { SessionStore } from '../edge/sessions/session-store.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
+import { runnerProof } from '../shared/runner-proof.ts';
 import { createRunnerVerifier } from '../shared/runner-token.ts';
 import { nodeHs256 } from './node-hs256.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -47,18 +48,25 @@ function sweepSessions(sessions: SessionStore, everyMs: number, logger: Logger):
 
 async function startRunner(config: Config, logger: Logger, signal: AbortSignal): Promise<Served> {
   const inference = await localInference(config, config.runnerId);
+  const { runnerId, runnerToken } = config;
+  // Known once listening when the port is picked (PORT=0): the proof names the URL this runner announces.
+  let publicUrl = config.runnerPublicUrl;
   const rpc = createRunnerRpc({
-    runnerId: config.runnerId,
+    runnerId,
     inference,
-    verify: createRunnerVerifier(config.runnerKey!, config.runnerId, { hs256: nodeHs256(config.runnerKey!) }),
+    verify: createRunnerVerifier(config.runnerKey!, runnerId, { hs256: nodeHs256(config.runnerKey!) }),
+    prove: runnerToken
+      ? (challenge) => runnerProof(runnerToken, { challenge, id: runnerId, url: publicUrl ?? '' })
+      : undefined,
     logger,
   });
   const served = await serveFetch(rpc.fetch, config.host, config.port);
-  if (config.edgeUrl && config.runnerToken) {
+  publicUrl ??= served.url;
+  if (config.edgeUrl && runnerToken) {
     void runHeartbeat({
       edgeUrl: config.edgeUrl,
-      runnerToken: config.runnerToken,
-      publicUrl: config.runnerPublicUrl ?? served.url,
+      runnerToken,
+      publicUrl,
       inference,
       logger,
       signal,

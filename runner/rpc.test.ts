@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { checkRunnerProof, newRunnerChallenge } from '../shared/runner-proof.ts';
 import { createRunnerSigner } from '../shared/runner-token.ts';
 import { inProcessRunner, TEST_RUNNER_KEY } from '../test/helpers/in-process-runner.ts';
 
@@ -12,6 +13,21 @@ describe('runner rpc auth', () => {
   it('tells its id without auth, nothing else', async () => {
     expect(await (await rpc.request('/_runner/health')).json()).toEqual({ status: 'ok', id: 'runner-1' });
     expect((await call()).status).toBe(401);
+  });
+
+  it('answers a registration challenge with a proof of its credential, id and URL', async () => {
+    const proving = inProcessRunner('runner-1', TEST_RUNNER_KEY, { credential: 'registration-token' }).rpc;
+    const challenge = newRunnerChallenge();
+    const body = (await (await proving.request(`/_runner/health?challenge=${challenge}`)).json()) as { proof: string };
+    const claim = { challenge, id: 'runner-1', url: 'http://runner-1.runner.test' };
+    expect(body).toMatchObject({ status: 'ok', id: 'runner-1' });
+    expect(await checkRunnerProof('registration-token', claim, body.proof)).toBe(true);
+    expect(await checkRunnerProof('registration-token', { ...claim, url: 'http://relay.test' }, body.proof)).toBe(
+      false,
+    );
+    expect(await checkRunnerProof('other-token', claim, body.proof)).toBe(false);
+    expect(await (await rpc.request(`/_runner/health?challenge=${challenge}`)).json()).not.toHaveProperty('proof');
+    expect((await proving.request('/_runner/health?challenge=short')).status).toBe(400);
   });
 
   it('serves calls signed by the edge for this runner', async () => {

@@ -8,6 +8,7 @@ import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
 import { RunnerCompleteBody } from '../shared/schemas/completions.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
+import { RUNNER_CHALLENGE } from '../shared/runner-proof.ts';
 import type { RunnerCall } from '../shared/runner-token.ts';
 import { sseResponse } from '../shared/sse-response.ts';
 import { validate } from '../shared/validate.ts';
@@ -17,6 +18,8 @@ export interface RunnerRpcDeps {
   inference: Inference;
   /** Verifies an edge-signed token addressed to this runner for this one call (method, path with query). */
   verify: (token: string, call: RunnerCall) => Promise<boolean>;
+  /** Answers an edge's registration challenge (`runnerProof` with this runner's credential); absent: no proof given. */
+  prove?: (challenge: string) => Promise<string>;
   logger: Logger;
 }
 
@@ -27,18 +30,25 @@ export function streamError(err: unknown) {
 }
 
 const Session = z.object({ sessionId: z.string().min(1) });
+const Health = z.object({ challenge: z.string().regex(RUNNER_CHALLENGE).optional() });
 
 /**
  * The runner's rpc (`/_runner/v1/...`) over its local engines. Every call
  * must carry an edge-signed JWT for this runner and this call (`aud` =
  * runner id, `htm`/`htu` = method and path, a `jti` used once, `exp` ≤
- * 60 s); `/_runner/health` alone is open, and tells only the runner id.
+ * 60 s); `/_runner/health` alone is open, and tells only the runner id
+ * (and, given `?challenge=`, the proof that this runner holds its
+ * registration credential).
  */
 export function createRunnerRpc(deps: RunnerRpcDeps) {
   const { inference } = deps;
   const app = new Hono();
   app.use(requestId());
-  app.get('/_runner/health', (c) => c.json({ status: 'ok', id: deps.runnerId }));
+  app.get('/_runner/health', validate('query', Health), async (c) => {
+    const { challenge } = c.req.valid('query');
+    const proof = challenge && deps.prove ? await deps.prove(challenge) : undefined;
+    return c.json({ status: 'ok', id: deps.runnerId, ...(proof && { proof }) });
+  });
   app.use('/_runner/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(header)?.[1];

@@ -2,22 +2,32 @@ import { RunnerPool } from '../../edge/runners/pool.ts';
 import { RemoteInference } from '../../edge/runners/remote-inference.ts';
 import { TransportError, type Transport } from '../../edge/runners/transport.ts';
 import { createLogger } from '../../shared/log.ts';
+import { runnerProof } from '../../shared/runner-proof.ts';
 import { createRunnerSigner, createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
 import { createRunnerRpc } from '../../runner/rpc.ts';
 import { localTestInference } from './test-app.ts';
 
 export const TEST_RUNNER_KEY: RunnerKey = { secret: 'in-process-runner-secret' };
 
-/** The real runner rpc over local engines, answered in process (no socket): `http://<id>.runner.test/...`. */
-export function inProcessRunner(id: string, key: RunnerKey = TEST_RUNNER_KEY) {
+/**
+ * The real runner rpc over local engines, answered in process (no socket), at
+ * `url` (default `http://<id>.runner.test`); with a `credential` (its
+ * `RUNNER_TOKEN`) it proves its identity to a registering edge.
+ */
+export function inProcessRunner(
+  id: string,
+  key: RunnerKey = TEST_RUNNER_KEY,
+  { url = `http://${id}.runner.test`, credential }: { url?: string; credential?: string } = {},
+) {
   const inference = localTestInference(id);
   const rpc = createRunnerRpc({
     runnerId: id,
     inference,
     verify: createRunnerVerifier(key, id),
+    prove: credential ? (challenge) => runnerProof(credential, { challenge, id, url }) : undefined,
     logger: createLogger('silent'),
   });
-  return { url: `http://${id}.runner.test`, rpc, inference };
+  return { url, rpc, inference };
 }
 
 /** A transport that hands requests for in-process runners to their rpc apps. */
