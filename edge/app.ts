@@ -40,7 +40,8 @@ export function createApp(deps: AppDeps) {
   app.use((c, next) => (BODYLESS.has(c.req.method) ? next() : limit(c, next)));
 
   app.route('/', healthRoutes(deps));
-  if (deps.pool) app.route('/_edge', runnerRoutes(deps.pool, deps.runnerToken));
+  if (deps.pool)
+    app.route('/_edge', runnerRoutes(deps.pool, { shared: deps.runnerToken, perRunner: deps.runnerCredentials }));
 
   for (const prefix of ['/v1/*', '/llm-exec/*']) {
     app.use(prefix, authenticate(deps));

@@ -34,8 +34,10 @@ export interface AppDeps {
   logger: Logger;
   /** Runners the edge forwards to; absent in embedded mode. */
   pool?: RunnerPool;
-  /** Shared token runners present to register themselves (`RUNNER_TOKEN`); registration is off without it. */
+  /** Shared token runners present to register themselves (`RUNNER_TOKEN`); ids listed in `runnerCredentials` may not use it. */
   runnerToken?: string;
+  /** Runner id → its own registration secret (`RUNNER_CREDENTIALS`); registration is off when neither is set. */
+  runnerCredentials?: ReadonlyMap<string, string>;
   /** Origins browsers may call from while the server runs without auth (`CORS_ORIGINS`); default loopback only. */
   corsOrigins?: string[];
   /** Largest accepted request body; default 25 MB. */

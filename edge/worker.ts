@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'hono';
 import { createDb, type D1LikeDatabase } from '../drizzle/db.ts';
 import { parseCorsOrigins } from '../shared/cors-origins.ts';
 import { createLogger, isLogLevel } from '../shared/log.ts';
+import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
 import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
@@ -25,6 +26,8 @@ export interface WorkerEnv {
   RUNNER_SECRET?: string;
   RUNNER_SIGNING_KEY?: string;
   RUNNER_TOKEN?: string;
+  /** Per-runner registration secrets, `id:secret` comma list; a listed id may not register with RUNNER_TOKEN. */
+  RUNNER_CREDENTIALS?: string;
   JWT_SECRET?: string;
   JWKS_URL?: string;
   JWT_ISSUER?: string;
@@ -57,6 +60,7 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
   if (env.MAX_BODY_BYTES && !(Number(env.MAX_BODY_BYTES) > 0))
     problems.push('MAX_BODY_BYTES must be a positive integer');
   problems.push(...parseCorsOrigins(env.CORS_ORIGINS).problems);
+  problems.push(...parseRunnerCredentials(env.RUNNER_CREDENTIALS).problems);
   try {
     sessionTtl(env);
   } catch (err) {
@@ -74,6 +78,7 @@ export function createWorkerApp(env: WorkerEnv): App {
   const key: RunnerKey = env.RUNNER_SECRET
     ? { secret: env.RUNNER_SECRET }
     : { jwk: JSON.parse(env.RUNNER_SIGNING_KEY!) };
+  const logger = createLogger(env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info');
   const pool = new RunnerPool({
     urls: (env.RUNNER_URLS ?? '')
       .split(',')
@@ -82,8 +87,8 @@ export function createWorkerApp(env: WorkerEnv): App {
     db,
     sign: createRunnerSigner(key),
     transport: fetchTransport,
+    logger,
   });
-  const logger = createLogger(env.LOG_LEVEL && isLogLevel(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info');
   const tokenConfig = {
     jwtSecret: env.JWT_SECRET,
     jwksUrl: env.JWKS_URL,
@@ -102,6 +107,7 @@ export function createWorkerApp(env: WorkerEnv): App {
     ),
     pool,
     runnerToken: env.RUNNER_TOKEN,
+    runnerCredentials: parseRunnerCredentials(env.RUNNER_CREDENTIALS).credentials,
     apiKeys: new ApiKeyStore(db),
     tokens: new TokenVerifier(db, tokenConfig),
     sessions: new SessionStore(db, { cacheTtlMs: 1_000, ttlMs: sessionTtl(env) }),

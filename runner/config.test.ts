@@ -63,6 +63,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ CORS_ORIGINS: 'app.example' })).toThrow(/CORS_ORIGINS/);
   });
 
+  it('reads RUNNER_CREDENTIALS as id:secret pairs', () => {
+    expect(loadConfig({}).runnerCredentials.size).toBe(0);
+    const creds = loadConfig({
+      RUNNER_CREDENTIALS: 'gpu-1:0123456789abcdef, gpu-2:fedcba9876543210',
+    }).runnerCredentials;
+    expect([...creds]).toEqual([
+      ['gpu-1', '0123456789abcdef'],
+      ['gpu-2', 'fedcba9876543210'],
+    ]);
+    expect(() => loadConfig({ RUNNER_CREDENTIALS: 'gpu-1' })).toThrow(/RUNNER_CREDENTIALS: entry 1 is not id:secret/);
+  });
+
   it('warns at start when JWT_SECRET has no JWT_AUDIENCE', async () => {
     const temp = await tempDb();
     const warnings: string[] = [];

@@ -7,6 +7,7 @@ import type { RunnerKey } from '../shared/runner-token.ts';
 import type { TokenConfig } from '../shared/token-config.ts';
 import { defaultThreads } from './llm/llama-runtime.ts';
 import { parseCorsOrigins } from '../shared/cors-origins.ts';
+import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
 import { parseDuration } from '../shared/duration.ts';
 
 export type Mode = 'embedded' | 'edge' | 'runner';
@@ -30,6 +31,8 @@ export interface Config {
   runnerId: string;
   edgeUrl?: string;
   runnerToken?: string;
+  /** `RUNNER_CREDENTIALS` (edge): runner id → the secret that id alone registers with. */
+  runnerCredentials: Map<string, string>;
   /** URL a registering runner advertises; default `http://HOST:PORT`. */
   runnerPublicUrl?: string;
   tokens: TokenConfig;
@@ -114,7 +117,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
 
   const edgeUrl = url('EDGE_URL', str('EDGE_URL'));
   if (mode === 'runner' && edgeUrl && !str('RUNNER_TOKEN'))
-    problems.push('EDGE_URL is set but RUNNER_TOKEN is not: the edge needs it to accept the registration');
+    problems.push(
+      "EDGE_URL is set but RUNNER_TOKEN is not: set the edge's RUNNER_TOKEN, or this runner's own secret from the edge's RUNNER_CREDENTIALS",
+    );
+
+  const runnerCredentials = parseRunnerCredentials(env.RUNNER_CREDENTIALS);
+  problems.push(...runnerCredentials.problems);
 
   const databaseUrl = str('DATABASE_URL') ?? `file:${join(dataDir, 'edgerunner.db')}`;
   if (!/^(file:|libsql:|https?:|wss?:)/.test(databaseUrl))
@@ -168,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     runnerId: str('RUNNER_ID') ?? `${hostname()}-${port}`,
     edgeUrl,
     runnerToken: str('RUNNER_TOKEN'),
+    runnerCredentials: runnerCredentials.credentials,
     runnerPublicUrl: url('RUNNER_PUBLIC_URL', str('RUNNER_PUBLIC_URL')),
     tokens: {
       jwtSecret: str('JWT_SECRET'),

@@ -101,11 +101,13 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     db,
     sign: createRunnerSigner(config.runnerKey!, { hs256: nodeHs256(config.runnerKey!) }),
     transport: undiciTransport(),
+    logger,
   });
   return {
     ...common,
     inference: new ProviderInference(new RemoteInference(pool), providers, projectKeys, hostedModels),
     pool,
     runnerToken: config.runnerToken,
+    runnerCredentials: config.runnerCredentials,
   };
 }

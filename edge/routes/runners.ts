@@ -1,24 +1,30 @@
 import { Hono } from 'hono';
 import { AppError } from '../../shared/errors.ts';
-import { timingSafeEqual } from '../../shared/ids.ts';
 import { RunnerHeartbeat } from '../../shared/schemas/runner.ts';
 import type { AppEnv } from '../env.ts';
 import type { RunnerPool } from '../runners/pool.ts';
+import { credentialFor, registrationEnabled, type RegistrationSecrets } from '../runners/registration.ts';
 import { validate } from '../validate.ts';
 
-/** `POST /_edge/runners/heartbeat`: a runner registers itself (Bearer `RUNNER_TOKEN`). */
-export function runnerRoutes(pool: RunnerPool, runnerToken: string | undefined) {
+/**
+ * `POST /_edge/runners/heartbeat`: a runner registers itself and stays
+ * registered (Bearer: its own secret from `RUNNER_CREDENTIALS`, or the shared
+ * `RUNNER_TOKEN`); the pool checks its identity before adding it.
+ */
+export function runnerRoutes(pool: RunnerPool, secrets: RegistrationSecrets) {
   return new Hono<AppEnv>().post(
     '/runners/heartbeat',
-    async (c, next) => {
-      if (!runnerToken) throw new AppError(403, 'Runner registration is disabled: set RUNNER_TOKEN on the edge');
-      const presented = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
-      if (!timingSafeEqual(presented, runnerToken)) throw new AppError(401, 'Invalid runner token');
+    async (_c, next) => {
+      if (!registrationEnabled(secrets)) {
+        throw new AppError(403, 'Runner registration is disabled: set RUNNER_TOKEN or RUNNER_CREDENTIALS on the edge');
+      }
       await next();
     },
     validate('json', RunnerHeartbeat),
     async (c) => {
-      await pool.heartbeat(c.req.valid('json'));
+      const beat = c.req.valid('json');
+      const presented = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
+      await pool.register(beat, credentialFor(secrets, beat.id, presented), c.req.raw.signal);
       return c.json({ status: 'ok' });
     },
   );

@@ -90,7 +90,8 @@ describe('runner pool', () => {
   });
 
   it('accepts heartbeats only with the runner token and valid bodies', async () => {
-    const pool = new RunnerPool({ sign, transport: inProcessTransport([]) });
+    const x = inProcessRunner('x', TEST_RUNNER_KEY, { credential: 'runner-registration-token' });
+    const pool = new RunnerPool({ sign, transport: inProcessTransport([x]) });
     const t = await testApp({ extra: { pool, runnerToken: 'runner-registration-token' } });
     cleanups.push(t.cleanup);
     const post = (auth: string, body: unknown) =>

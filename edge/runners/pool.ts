@@ -1,10 +1,12 @@
-import { gt } from 'drizzle-orm';
+import { eq, gt } from 'drizzle-orm';
 import type { Db } from '../../drizzle/db.ts';
 import { runners } from '../../drizzle/schema.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
+import { checkRunnerProof, newRunnerChallenge } from '../../shared/runner-proof.ts';
 import type { RunnerCall } from '../../shared/runner-token.ts';
 import { RunnerStatus, type RunnerHeartbeat } from '../../shared/schemas/runner.ts';
+import type { RunnerCredential } from './registration.ts';
 import { noRunner, runnerError, runnerLost } from './runner-errors.ts';
 import { TransportError, type Transport, type TransportResponse } from './transport.ts';
 
@@ -17,6 +19,8 @@ export interface RunnerState {
   /** Set when a call failed to connect; the runner is skipped until then. */
   downUntil: number;
   checkedAt: number;
+  /** When this edge instance last checked the runner's proof of identity at this URL (0: never). */
+  verifiedAt: number;
   /** Calls this edge has in flight on the runner; a stream counts until it ends. */
   inflight: number;
   source: 'static' | 'registered';
@@ -36,6 +40,10 @@ export interface RunnerPoolOptions {
   heartbeatTimeoutMs?: number;
   /** How long a runner that refused a connection is skipped; default 1 s. */
   downMs?: number;
+  /** How long a verified registration is trusted before its runner must prove itself again; default 10 min. */
+  reverifyMs?: number;
+  /** How long a registering runner has to answer its identity challenge; default 5 s. */
+  verifyTimeoutMs?: number;
   /** Where lost runners are reported; default silent. */
   logger?: Logger;
 }
@@ -77,6 +85,8 @@ export class RunnerPool {
       statusTtlMs: 2_000,
       heartbeatTimeoutMs: 30_000,
       downMs: 1_000,
+      reverifyMs: 600_000,
+      verifyTimeoutMs: 5_000,
       logger: createLogger('silent'),
       ...options,
     };
@@ -203,14 +213,84 @@ export class RunnerPool {
     runner.status = { ...runner.status, loadedModels: loaded ? [...others, model] : others };
   }
 
-  /** A runner's unsigned health answer. */
-  async #health(url: string): Promise<{ id?: unknown }> {
-    const res = await this.#opts.transport(`${url}/_runner/health`, { method: 'GET', headers: {} });
+  /** A runner's unsigned health answer (with a proof when `challenge` is given). */
+  async #health(url: string, challenge?: string, signal?: AbortSignal): Promise<{ id?: unknown; proof?: unknown }> {
+    const query = challenge ? `?challenge=${challenge}` : '';
+    const res = await this.#opts.transport(`${url}/_runner/health${query}`, { method: 'GET', headers: {}, signal });
     if (!res.ok) throw new Error(`health answered ${res.status}`);
-    return (await res.json()) as { id?: unknown };
+    const body = await res.json();
+    return body && typeof body === 'object' ? body : {};
   }
 
-  /** Records a heartbeat (in memory and, when a database is set, for the other edge instances). */
+  /**
+   * Registers a runner from its heartbeat, `credential` being what the
+   * heartbeat authenticated with. A new id or URL is added only once the
+   * runner at that URL answers a fresh challenge with this id and a proof
+   * made with the credential (422 `runner_unverified` otherwise); the proof
+   * is asked again after `reverifyMs`, since a heartbeat shows that its
+   * sender holds the credential, not that the runner at the URL still does.
+   * An id held by a live runner at another URL is refused (409
+   * `runner_id_taken`) unless the credential is the id's own: then the
+   * runner has moved, and its old URL is dropped.
+   */
+  async register(beat: RunnerHeartbeat, credential: RunnerCredential, signal?: AbortSignal): Promise<void> {
+    const url = trimSlash(beat.url);
+    const known = this.#runners.get(url);
+    if (known?.id === beat.id && Date.now() - known.verifiedAt < this.#opts.reverifyMs) return this.heartbeat(beat);
+    const refuse = (status: number, code: string, message: string, reason: string) => {
+      this.logger.warn('runner registration refused', { runner: beat.id, url, reason });
+      return new AppError(status, message, { code });
+    };
+    if (!credential.own && (await this.#heldElsewhere(beat.id, url))) {
+      const wait = this.#opts.heartbeatTimeoutMs / 1000;
+      throw refuse(
+        409,
+        'runner_id_taken',
+        `Runner id "${beat.id}" is held by a live runner at another URL; choose another RUNNER_ID, or retry once that runner has been silent for ${wait} s`,
+        'id held by a live runner at another URL',
+      );
+    }
+    const why = await this.#unverified(beat.id, url, credential.secret, signal);
+    if (why) throw refuse(422, 'runner_unverified', `Runner "${beat.id}" at ${url} could not be verified: ${why}`, why);
+    await this.heartbeat(beat);
+    this.#runners.get(url)!.verifiedAt = Date.now();
+    for (const [other, r] of this.#runners) {
+      if (other !== url && r.source === 'registered' && r.id === beat.id) this.#runners.delete(other);
+    }
+  }
+
+  /** Why the runner at `url` failed to prove that it is `id` holding `secret`; undefined when it proved it. */
+  async #unverified(id: string, url: string, secret: string, signal?: AbortSignal): Promise<string | undefined> {
+    const challenge = newRunnerChallenge();
+    const timeout = AbortSignal.timeout(this.#opts.verifyTimeoutMs);
+    let answer: { id?: unknown; proof?: unknown };
+    try {
+      answer = await this.#health(url, challenge, signal ? AbortSignal.any([signal, timeout]) : timeout);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const detail = timeout.aborted ? `no answer within ${this.#opts.verifyTimeoutMs} ms` : (err as Error).message;
+      return `its health check failed (${detail})`;
+    }
+    if (answer.id !== id) return `it answers as ${JSON.stringify(answer.id ?? null)}`;
+    if (!(await checkRunnerProof(secret, { challenge, id, url }, answer.proof))) {
+      return 'its proof of identity was not made with this credential (is its RUNNER_TOKEN the one it registers with?)';
+    }
+    return undefined;
+  }
+
+  /** Whether a live runner (a recent heartbeat, or a static runner that answers) holds `id` at a URL other than `url`. */
+  async #heldElsewhere(id: string, url: string): Promise<boolean> {
+    const since = Date.now() - this.#opts.heartbeatTimeoutMs;
+    for (const r of this.#runners.values()) {
+      if (r.id !== id || r.url === url || !r.status) continue;
+      if (r.source === 'static' || r.checkedAt > since) return true;
+    }
+    if (!this.#opts.db) return false;
+    const row = await this.#opts.db.select().from(runners).where(eq(runners.id, id)).get();
+    return Boolean(row && row.url !== url && row.lastSeenAt.getTime() > since);
+  }
+
+  /** Records a heartbeat already authenticated and verified (see `register`), in memory and, when a database is set, for the other edge instances. */
   async heartbeat(beat: RunnerHeartbeat): Promise<void> {
     const url = trimSlash(beat.url);
     const status: RunnerStatus = {
@@ -255,6 +335,7 @@ export class RunnerPool {
       const since = new Date(now - this.#opts.heartbeatTimeoutMs);
       const rows = await this.#opts.db.select().from(runners).where(gt(runners.lastSeenAt, since)).all();
       const alive = new Set(rows.map((r) => r.url));
+      const claimed = new Set(rows.map((r) => r.id));
       for (const row of rows) {
         const known = this.#runners.get(row.url) ?? blank(row.url, 'registered');
         if (row.lastSeenAt.getTime() >= known.checkedAt) {
@@ -267,7 +348,13 @@ export class RunnerPool {
         this.#runners.set(row.url, known);
       }
       for (const [url, r] of this.#runners) {
-        if (r.source === 'registered' && !alive.has(url) && now - r.checkedAt > this.#opts.heartbeatTimeoutMs) {
+        // Gone silent, or its id has registered at another URL since (rows are keyed by id).
+        const moved = r.id !== null && claimed.has(r.id);
+        if (
+          r.source === 'registered' &&
+          !alive.has(url) &&
+          (moved || now - r.checkedAt > this.#opts.heartbeatTimeoutMs)
+        ) {
           this.#runners.delete(url);
         }
       }
@@ -363,7 +450,7 @@ function holdUntilEnd(res: TransportResponse, release: () => void): TransportRes
 }
 
 function blank(url: string, source: RunnerState['source']): RunnerState {
-  return { url, id: null, status: null, downUntil: 0, checkedAt: 0, inflight: 0, source };
+  return { url, id: null, status: null, downUntil: 0, checkedAt: 0, verifiedAt: 0, inflight: 0, source };
 }
 
 function trimSlash(url: string): string {

@@ -6,6 +6,7 @@ import { startListening, type Started } from '../helpers/processes.ts';
 
 const RUNNER_SECRET = 'e2e-runner-secret-0123456789';
 const RUNNER_TOKEN = 'e2e-registration-token';
+const R4_SECRET = 'e2e-r4-own-registration-secret';
 
 describe('edge on Node + runner processes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgerunner-edge-'));
@@ -23,6 +24,7 @@ describe('edge on Node + runner processes', () => {
       RUNNER_URLS: `${r1.url},${r2.url}`,
       RUNNER_SECRET,
       RUNNER_TOKEN,
+      RUNNER_CREDENTIALS: `r4:${R4_SECRET}`,
     });
     running.push(r1, r2, edge);
   });
@@ -55,6 +57,14 @@ describe('edge on Node + runner processes', () => {
     await expect
       .poll(async () => (await (await fetch(`${edge.url}/ready`)).json()).runners, { timeout: 15_000, interval: 250 })
       .toBe(3);
+  });
+
+  it('registers a runner listed in RUNNER_CREDENTIALS with its own secret', async () => {
+    const r4 = await runner('r4', { EDGE_URL: edge.url, RUNNER_TOKEN: R4_SECRET });
+    running.push(r4);
+    await expect
+      .poll(async () => (await (await fetch(`${edge.url}/ready`)).json()).runners, { timeout: 15_000, interval: 250 })
+      .toBe(4);
   });
 
   it('fails over when a runner dies, and answers 503 when none is left', async () => {
