@@ -67,7 +67,7 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
   );
   app.post('/_runner/v1/models/:name/load', async (c) => {
     const events = await inference.loadModel(c.req.param('name'), { signal: c.req.raw.signal });
-    return sseResponse(c, events, { onError: streamError });
+    return sseResponse(c, events, { onError: streamError, logger: deps.logger });
   });
   app.post('/_runner/v1/models/:name/unload', async (c) =>
     c.json({ unloaded: await inference.unloadModel(c.req.param('name')) }),
@@ -75,12 +75,12 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
   app.post('/_runner/v1/chat', validate('json', RunnerChatBody), async (c) => {
     const { sessionId, request } = c.req.valid('json');
     const events = await inference.chat(request, { sessionId, signal: c.req.raw.signal });
-    return sseResponse(c, events, { onError: streamError });
+    return sseResponse(c, events, { onError: streamError, logger: deps.logger });
   });
   app.post('/_runner/v1/complete', validate('json', RunnerCompleteBody), async (c) => {
     const { sessionId, request } = c.req.valid('json');
     const events = await inference.complete(request, { sessionId, signal: c.req.raw.signal });
-    return sseResponse(c, events, { onError: streamError });
+    return sseResponse(c, events, { onError: streamError, logger: deps.logger });
   });
   app.post('/_runner/v1/embed', validate('json', RunnerEmbedBody), async (c) => {
     const { model, inputs } = c.req.valid('json');

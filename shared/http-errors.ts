@@ -22,19 +22,29 @@ export function renderError(c: Context, err: AppError): Response {
 }
 
 export function onError(logger: Logger): ErrorHandler {
-  return (err, c) => {
-    const appError = toAppError(err);
-    const fields = { requestId: c.get('requestId'), path: c.req.path, status: appError.status };
-    if (!(err instanceof AppError) && appError.status >= 500) {
-      logger.error('request failed', {
-        ...fields,
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      });
-    } else if (appError.status >= 500) {
-      logger.warn('request failed', { ...fields, error: appError.message });
-    }
-    return renderError(c, appError);
-  };
+  return (err, c) => renderError(c, logFailure(logger, c, err, 'request failed'));
+}
+
+/**
+ * Logs a failed request once, with its request id: an unexpected error with its stack, a 5xx AppError
+ * with its message (a 4xx is the client's, not logged) — or, `always`, at least a warning (a stream that
+ * failed after its 200 went out, which no status shows). Returns the error as an AppError.
+ */
+export function logFailure(
+  logger: Logger,
+  c: Context,
+  err: unknown,
+  message: string,
+  { always = false }: { always?: boolean } = {},
+): AppError {
+  const appError = toAppError(err);
+  const fields = { requestId: c.get('requestId'), path: c.req.path, status: appError.status };
+  if (!(err instanceof AppError) && appError.status >= 500) {
+    logger.error(message, { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  } else if (appError.status >= 500 || always) {
+    logger.warn(message, { ...fields, code: appError.code, error: appError.message });
+  }
+  return appError;
 }
 
 export const notFound: NotFoundHandler = (c) =>

@@ -29,7 +29,7 @@ export function toChatRequest(body: ChatCompletionRequest, model: string, messag
 }
 
 /** `POST /v1/chat/completions`: streaming or not; the session's model when the body names none. */
-export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
+export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logger'>) {
   return new Hono<AppEnv>().post('/chat/completions', validate('json', ChatCompletionRequest), async (c) => {
     const body = c.req.valid('json');
     const session = c.get('session');
@@ -84,6 +84,7 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
     return sseResponse(c, toCompletionChunks(events, meta), {
       done: '[DONE]',
       onError: (err) => openAIErrorBody(toAppError(err)),
+      logger: deps.logger,
     });
   });
 }

@@ -13,7 +13,7 @@ import { validate } from '../validate.ts';
  * `POST /v1/completions`: OpenAI's legacy text completion, and fill-in-the-middle with `suffix` (what code
  * completion tools send). Nothing is stored; the session keeps the runner (and so its KV cache) for the next call.
  */
-export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
+export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logger'>) {
   return new Hono<AppEnv>().post('/completions', validate('json', TextCompletionRequest), async (c) => {
     const body = c.req.valid('json');
     const session = c.get('session');
@@ -48,6 +48,7 @@ export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) 
     return sseResponse(c, toTextCompletionChunks(events, meta), {
       done: '[DONE]',
       onError: (err) => openAIErrorBody(toAppError(err)),
+      logger: deps.logger,
     });
   });
 }

@@ -10,7 +10,7 @@ import { sseResponse } from '../sse-response.ts';
  * affect every caller, so they need the `admin` scope; an `inference` caller
  * may "load" a model that is loaded already (it becomes its session's model).
  */
-export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
+export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logger'>) {
   const unload = async (c: Context<AppEnv>) => {
     const name = c.req.param('name')!;
     requireScope(c.get('principal'), 'admin', `Unloading model ${name}`);
@@ -48,7 +48,10 @@ export function modelLoadRoutes(deps: Pick<AppDeps, 'inference' | 'sessions'>) {
           yield event;
         }
       }
-      return sseResponse(c, withSession(), { onError: (err) => ({ error: toAppError(err).message }) });
+      return sseResponse(c, withSession(), {
+        onError: (err) => ({ error: toAppError(err).message }),
+        logger: deps.logger,
+      });
     })
     .post('/models/:name/unload', unload)
     .delete('/models/:name', unload);
