@@ -8,6 +8,7 @@ import type { ChatMessage } from '../shared/schemas/chat.ts';
 import { parseSSE } from '../shared/sse.ts';
 import { buildTinyLlama } from '../test/fixtures/tiny-llama.ts';
 import { measureBatching } from './lib/llm-batching.ts';
+import { measureCompletions } from './lib/llm-completions.ts';
 import { measureDownloadThroughput } from './lib/download-throughput.ts';
 import { measurePrefillStall } from './lib/llm-prefill-stall.ts';
 import { listeningUrl, start, stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
@@ -65,6 +66,7 @@ async function* httpChunks(url: string, session: string | undefined, messages: C
  * streaming tokens/s through HTTP (embedded server) vs node-llama-cpp in process;
  * aggregate tokens/s with 4 concurrent sessions vs 1;
  * second-turn time to first token with a long shared history vs the first turn;
+ * /v1/completions tokens/s vs node-llama-cpp's LlamaCompletion, and a fill-in-the-middle's TTFT asked again;
  * a running stream's p99 inter-token gap while a 4k-token prompt arrives, prefill in chunks vs whole;
  * model download throughput vs a plain fetch from the same local server, unverified and sha256-verified.
  */
@@ -75,7 +77,7 @@ export async function run(): Promise<void> {
     // ~80 MB F32: big enough that the HTTP hop is small next to a decode step, as with real models.
     const modelPath = join(dir, 'bench.gguf');
     const shape = { embeddingLength: 512, blockCount: 6, feedForwardLength: 1536, contextLength: 8192 };
-    await writeFile(modelPath, buildTinyLlama({ ...shape, weights: 'scripted', loop: true }));
+    await writeFile(modelPath, buildTinyLlama({ ...shape, weights: 'scripted', loop: true, fim: true }));
     const catalogPath = join(dir, 'models.json');
     await writeFile(
       catalogPath,
@@ -141,6 +143,7 @@ export async function run(): Promise<void> {
       secondTurn.push(performance.now() - t2);
     }
     await engine.dispose();
+    const completions = await measureCompletions({ url, model: MODEL, modelPath, tokens: TOKENS });
 
     const batching = await measureBatching({ sessions: [1, 4], threads: defaultThreads() });
     const stall = await measurePrefillStall({ promptTokens: 4096, threads: defaultThreads() });
@@ -160,6 +163,7 @@ export async function run(): Promise<void> {
         median(secondTurn).toFixed(1),
         `${ratio(median(secondTurn), median(firstTurn))}× (goal ≤ 0.3)`,
       ],
+      ...completions.rows,
       ...batching.rows,
       ...stall.rows,
       ['download MB/s, plain fetch', download.fetchMBps.toFixed(0), ''],
