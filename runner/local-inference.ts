@@ -52,7 +52,8 @@ export class LocalInference implements Inference {
   }
 
   async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
-    const events = await this.#llm.chat(request, { sessionId: options.sessionId, signal: options.signal });
+    const { sessionId, signal, download } = options;
+    const events = await this.#llm.chat(request, { sessionId, signal, download });
     options.onRoute?.(this.options.runnerId);
     return events;
   }
@@ -61,13 +62,14 @@ export class LocalInference implements Inference {
     request: CompletionRequest,
     options: CallOptions & { sessionId: string },
   ): Promise<AsyncIterable<ChatEvent>> {
-    const events = await this.#llm.complete(request, { sessionId: options.sessionId, signal: options.signal });
+    const { sessionId, signal, download } = options;
+    const events = await this.#llm.complete(request, { sessionId, signal, download });
     options.onRoute?.(this.options.runnerId);
     return events;
   }
 
   async embed(model: string, inputs: (string | number[])[], options: CallOptions = {}): Promise<EmbedResult> {
-    return this.#llm.embed(model, inputs, { signal: options.signal });
+    return this.#llm.embed(model, inputs, { signal: options.signal, download: options.download });
   }
 
   async stop(sessionId: string): Promise<boolean> {

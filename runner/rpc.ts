@@ -73,18 +73,18 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
     c.json({ unloaded: await inference.unloadModel(c.req.param('name')) }),
   );
   app.post('/_runner/v1/chat', validate('json', RunnerChatBody), async (c) => {
-    const { sessionId, request } = c.req.valid('json');
-    const events = await inference.chat(request, { sessionId, signal: c.req.raw.signal });
+    const { sessionId, request, download } = c.req.valid('json');
+    const events = await inference.chat(request, { sessionId, download, signal: c.req.raw.signal });
     return sseResponse(c, events, { onError: streamError, logger: deps.logger });
   });
   app.post('/_runner/v1/complete', validate('json', RunnerCompleteBody), async (c) => {
-    const { sessionId, request } = c.req.valid('json');
-    const events = await inference.complete(request, { sessionId, signal: c.req.raw.signal });
+    const { sessionId, request, download } = c.req.valid('json');
+    const events = await inference.complete(request, { sessionId, download, signal: c.req.raw.signal });
     return sseResponse(c, events, { onError: streamError, logger: deps.logger });
   });
   app.post('/_runner/v1/embed', validate('json', RunnerEmbedBody), async (c) => {
-    const { model, inputs } = c.req.valid('json');
-    return c.json(await inference.embed(model, inputs, { signal: c.req.raw.signal }));
+    const { model, inputs, download } = c.req.valid('json');
+    return c.json(await inference.embed(model, inputs, { download, signal: c.req.raw.signal }));
   });
   app.post('/_runner/v1/stop', validate('json', Session), async (c) =>
     c.json({ stopped: await inference.stop(c.req.valid('json').sessionId) }),

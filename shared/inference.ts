@@ -13,6 +13,8 @@ export interface CallOptions {
   runnerId?: string | null;
   /** The caller's project: its own provider keys win over the server's. */
   projectId?: string | null;
+  /** Whether a model file not on disk may be downloaded for this call (admin callers); default true. */
+  download?: boolean;
   /** Told which runner served the call, so the session can stick to it. */
   onRoute?: (runnerId: string) => void;
 }

@@ -4,8 +4,9 @@ import type { Principal } from '../env.ts';
 /**
  * What a caller may do: `admin` everything, including loading, unloading and
  * downloading models (they affect every caller of the server); `inference`
- * uses models (chat, embeddings, sessions), loading one on demand when a
- * request names it.
+ * uses models (chat, completions, embeddings, sessions), loading one on
+ * demand when a request names it and its file is on disk (downloading it is
+ * admin's: `CallOptions.download`).
  */
 export const SCOPES = ['admin', 'inference'] as const;
 export type Scope = (typeof SCOPES)[number];

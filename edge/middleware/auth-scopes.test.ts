@@ -1,10 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { projectMembers } from '../../drizzle/schema.ts';
 import { sha256Hex } from '../../shared/ids.ts';
 import { parseSSE } from '../../shared/sse.ts';
-import { testApp } from '../../test/helpers/test-app.ts';
+import { buildTinyLlama } from '../../test/fixtures/tiny-llama.ts';
+import { startHubServer, type HubServer } from '../../test/helpers/hub-server.ts';
+import { inProcessRemoteInference } from '../../test/helpers/in-process-runner.ts';
+import { localTestInference, testApp } from '../../test/helpers/test-app.ts';
 
 const JWT_SECRET = 'user-token-secret-for-tests';
 const ENTITY_SECRET = 'entity-token-secret-for-tests';
@@ -113,4 +119,61 @@ describe('scopes', () => {
       200,
     );
   });
+});
+
+/** A request naming a catalog model loads it on demand; downloading it first is for admin callers only. */
+describe('on-demand downloads', () => {
+  const modelsDir = mkdtempSync(join(tmpdir(), 'edgerunner-scope-dl-'));
+  const bytes = buildTinyLlama({ weights: 'scripted' });
+  let hub: HubServer;
+  const cleanups: Array<() => void> = [];
+  beforeAll(async () => {
+    hub = await startHubServer({ files: { 'edgerunner/tiny/chat.gguf': bytes } });
+  });
+  afterAll(async () => {
+    cleanups.forEach((f) => f());
+    await hub.close();
+    rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  for (const [topology, remote] of [
+    ['embedded', false],
+    ['edge → runner', true],
+  ] as const) {
+    it(`an inference key gets 403 model_not_downloaded and starts no download; an admin key downloads (${topology})`, async () => {
+      const dir = mkdtempSync(join(modelsDir, 'run-'));
+      const catalog = { models: { 'hub-chat': { kind: 'llm' as const, source: 'hf:edgerunner/tiny/chat.gguf' } } };
+      const files = { modelsDir: dir, hfEndpoint: hub.url };
+      const t = await testApp({
+        inference: remote ? inProcessRemoteInference('r1', catalog, files) : localTestInference('e', catalog, files),
+        keyCacheTtlMs: 0,
+      });
+      cleanups.push(t.cleanup);
+      const ask = (key: string, path = '/v1/chat/completions') =>
+        t.app.request(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': key },
+          body: JSON.stringify(
+            path.endsWith('/chat/completions')
+              ? { model: 'hub-chat', max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }
+              : { model: 'hub-chat', prompt: 'hi', max_tokens: 3 },
+          ),
+        });
+      const inference = (await t.deps.apiKeys.create('p')).key;
+      const admin = (await t.deps.apiKeys.create('p', { scope: 'admin' })).key;
+      const before = hub.requests.length;
+      for (const path of ['/v1/chat/completions', '/v1/completions']) {
+        const refused = await ask(inference, path);
+        expect(refused.status).toBe(403);
+        const { error } = await refused.json();
+        expect(error.code).toBe('model_not_downloaded');
+        expect(error.message).toMatch(/admin scope/);
+      }
+      expect(hub.requests.length).toBe(before);
+      expect((await ask(admin)).status).toBe(200);
+      expect(hub.requests.length).toBeGreaterThan(before);
+      // Downloaded now: an inference key may use it (it loads on demand).
+      expect((await ask(inference)).status).toBe(200);
+    });
+  }
 });

@@ -55,6 +55,8 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logge
       const answered = await deps.inference.chat(toChatRequest(body, model, messages), {
         sessionId: session.id,
         projectId: c.get('principal').projectId,
+        // Only admin callers (anonymous local use included) may start a model download.
+        download: c.get('principal').scope === 'admin',
         signal: c.req.raw.signal,
         runnerId,
         onRoute: (id) => (runnerId = id),

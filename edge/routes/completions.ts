@@ -31,6 +31,7 @@ export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 
       {
         sessionId: session.id,
         projectId: c.get('principal').projectId,
+        download: c.get('principal').scope === 'admin',
         signal: c.req.raw.signal,
         runnerId,
         onRoute: (id) => (runnerId = id),

@@ -29,6 +29,7 @@ export function embeddingRoutes(deps: Pick<AppDeps, 'inference'>) {
       signal: c.req.raw.signal,
       sessionId: session.id,
       runnerId: session.runnerId,
+      download: c.get('principal').scope === 'admin',
     });
     const size = vectors[0]?.length ?? 0;
     if (body.dimensions && body.dimensions > size) {

@@ -93,7 +93,8 @@ export class RemoteInference implements Inference {
   }
 
   async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
-    const init = { method: 'POST', body: { sessionId: options.sessionId, request }, signal: options.signal };
+    const body = { sessionId: options.sessionId, request, download: options.download };
+    const init = { method: 'POST', body, signal: options.signal };
     return this.#stream<ChatEvent>(
       '/_runner/v1/chat',
       init,
@@ -107,7 +108,8 @@ export class RemoteInference implements Inference {
     request: CompletionRequest,
     options: CallOptions & { sessionId: string },
   ): Promise<AsyncIterable<ChatEvent>> {
-    const init = { method: 'POST', body: { sessionId: options.sessionId, request }, signal: options.signal };
+    const body = { sessionId: options.sessionId, request, download: options.download };
+    const init = { method: 'POST', body, signal: options.signal };
     return this.#stream<ChatEvent>(
       '/_runner/v1/complete',
       init,
@@ -118,7 +120,7 @@ export class RemoteInference implements Inference {
   }
 
   async embed(model: string, inputs: EmbedInput[], options: CallOptions = {}): Promise<EmbedResult> {
-    const init = { method: 'POST', body: { model, inputs }, signal: options.signal };
+    const init = { method: 'POST', body: { model, inputs, download: options.download }, signal: options.signal };
     const { response } = await this.pool.call('/_runner/v1/embed', init, { model, runnerId: options.runnerId });
     if (!response.ok) throw await runnerError(response);
     return EmbedResult.parse(await response.json());

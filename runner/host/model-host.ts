@@ -7,8 +7,16 @@ export interface ModelFiles {
   ensure(
     name: string,
     entry: CatalogEntry,
-    options: { signal?: AbortSignal; onProgress?: (fraction: number) => void },
+    options: { signal?: AbortSignal; onProgress?: (fraction: number) => void; download?: boolean },
   ): Promise<{ path: string; status: 'exists' | 'completed' }>;
+}
+
+export interface AcquireOptions {
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+  onFile?: (status: 'exists' | 'completed') => void;
+  /** False: only a file already on disk is loaded (a caller who may not download); default true. */
+  download?: boolean;
 }
 
 /** Bytes of memory: system RAM, and GPU memory (0 where there is no GPU). */
@@ -123,25 +131,15 @@ export class ModelHost<T extends HostedModel> {
   /**
    * Lends `name`, downloading and loading it first when it is not in memory.
    * `onFile` hears how the file was found (only when it had to be looked up);
-   * `onProgress` the download's progress.
+   * `onProgress` the download's progress. `download: false` loads only a file already on disk (a 403 otherwise).
    */
-  async acquire(
-    name: string,
-    {
-      signal,
-      onProgress,
-      onFile,
-    }: {
-      signal?: AbortSignal;
-      onProgress?: (fraction: number) => void;
-      onFile?: (status: 'exists' | 'completed') => void;
-    } = {},
-  ): Promise<Lease<T>> {
+  async acquire(name: string, options: AcquireOptions = {}): Promise<Lease<T>> {
+    const { signal } = options;
     this.#acquiring.set(name, (this.#acquiring.get(name) ?? 0) + 1);
     try {
       for (;;) {
         signal?.throwIfAborted();
-        const resident = this.#resident.get(name) ?? (await this.#load(name, { signal, onProgress, onFile }));
+        const resident = this.#resident.get(name) ?? (await this.#load(name, options));
         // Between the load and here an unload may have taken it: take the lease only on what is still resident.
         if (this.#resident.get(name) === resident) return this.#lease(resident);
       }
@@ -186,22 +184,11 @@ export class ModelHost<T extends HostedModel> {
   }
 
   /** Downloads what is missing (each caller hears its own progress: the downloader shares one download), then loads once. */
-  async #load(
-    name: string,
-    {
-      signal,
-      onProgress,
-      onFile,
-    }: {
-      signal?: AbortSignal;
-      onProgress?: (fraction: number) => void;
-      onFile?: (status: 'exists' | 'completed') => void;
-    },
-  ): Promise<Resident<T>> {
+  async #load(name: string, { signal, onProgress, onFile, download }: AcquireOptions): Promise<Resident<T>> {
     const entry = this.entry(name);
     const loader = this.#opts.loaders[entry.kind];
     if (!loader) throw new AppError(400, `Model ${name} is a ${entry.kind} model, which this server does not load`);
-    const file = await this.#opts.files.ensure(name, entry, { signal, onProgress });
+    const file = await this.#opts.files.ensure(name, entry, { signal, onProgress, download });
     onFile?.(file.status);
     const resident = this.#resident.get(name);
     if (resident) return resident;

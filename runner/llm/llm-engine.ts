@@ -18,6 +18,13 @@ import type { ChatModel, EmbeddingModel, LlmModel } from './llm-models.ts';
 
 export type { ModelFiles } from '../host/model-host.ts';
 
+/** A generation's call: the session whose sequence it runs on; `download: false` when a missing file is a 403. */
+export interface GenerateOptions {
+  sessionId: string;
+  signal?: AbortSignal;
+  download?: boolean;
+}
+
 export interface LlmEngineOptions {
   models: Record<string, CatalogEntry>;
   files: ModelFiles;
@@ -146,11 +153,11 @@ export class LlmEngine {
    */
   async chat(
     request: ChatRequest,
-    { sessionId, signal }: { sessionId: string; signal?: AbortSignal },
+    { sessionId, signal, download }: GenerateOptions,
   ): Promise<AsyncIterable<ChatEvent>> {
     this.#chatEntry(request.model);
     const plan = await planChat(request);
-    return this.#onSequence(request.model, sessionId, signal, (chat, slot, onEnd) =>
+    return this.#onSequence(request.model, { sessionId, signal, download }, (chat, slot, onEnd) =>
       generateChat(chat, slot, request, plan, { signal, maxTokens: this.#maxTokens, onEnd }),
     );
   }
@@ -158,10 +165,10 @@ export class LlmEngine {
   /** A text completion (or fill-in-the-middle) on the session's sequence; resolves once a sequence is lent. */
   async complete(
     request: CompletionRequest,
-    { sessionId, signal }: { sessionId: string; signal?: AbortSignal },
+    { sessionId, signal, download }: GenerateOptions,
   ): Promise<AsyncIterable<ChatEvent>> {
     this.#chatEntry(request.model);
-    return this.#onSequence(request.model, sessionId, signal, (chat, slot, onEnd) =>
+    return this.#onSequence(request.model, { sessionId, signal, download }, (chat, slot, onEnd) =>
       generateCompletion(chat, slot, request, { signal, maxTokens: this.#maxTokens, onEnd }),
     );
   }
@@ -177,11 +184,10 @@ export class LlmEngine {
    */
   async #onSequence(
     model: string,
-    sessionId: string,
-    signal: AbortSignal | undefined,
+    { sessionId, signal, download }: GenerateOptions,
     generate: (chat: ChatModel, slot: Slot, onEnd: () => void) => AsyncIterable<ChatEvent>,
   ): Promise<AsyncIterable<ChatEvent>> {
-    const lease = (await this.#host.acquire(model, { signal })) as Lease<ChatModel>;
+    const lease = (await this.#host.acquire(model, { signal, download })) as Lease<ChatModel>;
     try {
       const { slots } = lease.model;
       const slot = await slots.acquire(sessionId, signal);
@@ -208,14 +214,14 @@ export class LlmEngine {
   async embed(
     model: string,
     inputs: readonly EmbeddingInput[],
-    { signal }: { signal?: AbortSignal } = {},
+    { signal, download }: { signal?: AbortSignal; download?: boolean } = {},
   ): Promise<EmbedResult> {
     const entry = this.entry(model);
     if (entry.kind !== 'embedding')
       throw new AppError(400, `Model ${model} is not an embedding model`, { param: 'model' });
     this.#embedding++;
     try {
-      const lease = (await this.#host.acquire(model, { signal })) as Lease<EmbeddingModel>;
+      const lease = (await this.#host.acquire(model, { signal, download })) as Lease<EmbeddingModel>;
       try {
         return await embedInputs(lease.model, inputs, { signal });
       } finally {

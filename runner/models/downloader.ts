@@ -84,6 +84,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** Fraction done (0..1), at most every 1% or 100 ms, ending with 1 once the file is verified and in place. */
   onProgress?: (fraction: number) => void;
+  /** False: a file not on disk (nor being downloaded) is a 403 instead of a download; default true. */
+  download?: boolean;
 }
 
 export interface DownloadResult {
@@ -192,7 +194,7 @@ export class Downloads {
   async download(
     name: string,
     entry: DownloadEntry,
-    { hfEndpoint = this.#hfEndpoint, signal, onProgress }: DownloadOptions = {},
+    { hfEndpoint = this.#hfEndpoint, signal, onProgress, download = true }: DownloadOptions = {},
   ): Promise<DownloadResult> {
     signal?.throwIfAborted();
     const source = resolveSource(entry.source, { hfEndpoint, modelsDir: this.#modelsDir });
@@ -205,6 +207,14 @@ export class Downloads {
       const found = await stat(path).catch(() => null);
       if (found?.isFile() && (entry.size === undefined || found.size === entry.size)) return { path, status: 'exists' };
       signal?.throwIfAborted();
+      if (!download) {
+        throw new AppError(
+          403,
+          `Model ${name} is not downloaded, and downloading it needs the admin scope: an admin loads it with ` +
+            `POST /v1/models/${name}/load (or npm run pull -- ${name})`,
+          { code: 'model_not_downloaded' },
+        );
+      }
     }
     const withToken = this.#hfToken !== undefined && source.url.startsWith(hfEndpoint);
     const transfer = this.#active(path) ?? this.#start({ name, entry, url: source.url, path, withToken });

@@ -129,7 +129,12 @@ export const ChatRequest = z.object({
 export type ChatRequest = z.infer<typeof ChatRequest>;
 
 /** Body of the runner rpc `POST /_runner/v1/chat`. */
-export const RunnerChatBody = z.object({ sessionId: z.string().min(1), request: ChatRequest });
+export const RunnerChatBody = z.object({
+  sessionId: z.string().min(1),
+  request: ChatRequest,
+  /** False: the caller may not download a missing model file (see CallOptions.download). */
+  download: z.boolean().optional(),
+});
 
 /** Joins text parts; null/absent content is "". */
 export function contentText(content: ChatMessage['content']): string {

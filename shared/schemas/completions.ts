@@ -40,4 +40,8 @@ export const CompletionRequest = z.object({
 export type CompletionRequest = z.infer<typeof CompletionRequest>;
 
 /** Body of the runner rpc `POST /_runner/v1/complete`. */
-export const RunnerCompleteBody = z.object({ sessionId: z.string().min(1), request: CompletionRequest });
+export const RunnerCompleteBody = z.object({
+  sessionId: z.string().min(1),
+  request: CompletionRequest,
+  download: z.boolean().optional(),
+});

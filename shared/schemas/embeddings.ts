@@ -93,4 +93,4 @@ export const EmbedResult = z.object({ vectors: z.array(z.array(z.number())), tok
 export type EmbedResult = z.infer<typeof EmbedResult>;
 
 /** Body of the runner rpc `POST /_runner/v1/embed`. */
-export const RunnerEmbedBody = z.object({ model: z.string().min(1), inputs: Inputs });
+export const RunnerEmbedBody = z.object({ model: z.string().min(1), inputs: Inputs, download: z.boolean().optional() });

@@ -5,6 +5,9 @@ import { createLogger } from '../../shared/log.ts';
 import { runnerProof } from '../../shared/runner-proof.ts';
 import { createRunnerSigner, createRunnerVerifier, type RunnerKey } from '../../shared/runner-token.ts';
 import { createRunnerRpc } from '../../runner/rpc.ts';
+import type { LocalInference } from '../../runner/local-inference.ts';
+import type { DownloadsOptions } from '../../runner/models/downloader.ts';
+import type { Catalog } from '../../shared/schemas/catalog.ts';
 import { localTestInference } from './test-app.ts';
 
 export const TEST_RUNNER_KEY: RunnerKey = { secret: 'in-process-runner-secret' };
@@ -17,9 +20,12 @@ export const TEST_RUNNER_KEY: RunnerKey = { secret: 'in-process-runner-secret' }
 export function inProcessRunner(
   id: string,
   key: RunnerKey = TEST_RUNNER_KEY,
-  { url = `http://${id}.runner.test`, credential }: { url?: string; credential?: string } = {},
+  {
+    url = `http://${id}.runner.test`,
+    credential,
+    inference = localTestInference(id),
+  }: { url?: string; credential?: string; inference?: LocalInference } = {},
 ) {
-  const inference = localTestInference(id);
   const rpc = createRunnerRpc({
     runnerId: id,
     inference,
@@ -41,8 +47,8 @@ export function inProcessTransport(runners: Array<ReturnType<typeof inProcessRun
 }
 
 /** The edge's remote inference over one in-process runner `id`: the edge → runner topology without sockets. */
-export function inProcessRemoteInference(id = 'r1'): RemoteInference {
-  const runners = [inProcessRunner(id)];
+export function inProcessRemoteInference(id = 'r1', catalog?: Catalog, files?: DownloadsOptions): RemoteInference {
+  const runners = [inProcessRunner(id, TEST_RUNNER_KEY, { inference: localTestInference(id, catalog, files) })];
   const pool = new RunnerPool({
     urls: runners.map((r) => r.url),
     sign: createRunnerSigner(TEST_RUNNER_KEY),
