@@ -7,7 +7,7 @@ import {
   type Usage,
 } from '../../shared/schemas/chat.ts';
 import type { ChatProvider, ProviderHttpOptions } from './provider.ts';
-import { endedEarly, parseEvent, postForSSE, streamError } from './upstream.ts';
+import { parseEvent, postForSSE, streamError, upstreamEndedEarly } from './upstream.ts';
 
 export interface AnthropicOptions extends ProviderHttpOptions {
   apiKey: string;
@@ -244,7 +244,7 @@ export async function* anthropicEvents(
     }
   }
   if (!stopped) {
-    if (!signal?.aborted) throw endedEarly(name);
+    if (!signal?.aborted) throw upstreamEndedEarly(name);
     finish = 'stop';
   }
   yield { type: 'done', finishReason: finish, usage: usage() };

@@ -9,7 +9,7 @@ import {
   type Usage,
 } from '../../shared/schemas/chat.ts';
 import type { ChatProvider, ProviderHttpOptions } from './provider.ts';
-import { endedEarly, parseEvent, postForSSE, streamError } from './upstream.ts';
+import { parseEvent, postForSSE, streamError, upstreamEndedEarly } from './upstream.ts';
 
 export interface OpenAICompatibleOptions extends ProviderHttpOptions {
   /** Display name, e.g. `Groq`. */
@@ -155,7 +155,7 @@ export async function* openAIEvents(
     if (choice.finish_reason) finish = toFinishReason(choice.finish_reason);
   }
   if (!sawDone && !finish) {
-    if (!signal?.aborted) throw endedEarly(name);
+    if (!signal?.aborted) throw upstreamEndedEarly(name);
     yield { type: 'done', finishReason: 'stop', usage };
     return;
   }

@@ -2,6 +2,7 @@ import { AppError } from '../../shared/errors.ts';
 import { parseSSE } from '../../shared/sse.ts';
 import { globalFetch, type ProviderHttpOptions } from './provider.ts';
 import { fetchWithRetry } from './retry.ts';
+import { endedEarly } from '../../shared/stream-end.ts';
 
 /** One streaming POST to an upstream API. */
 export interface UpstreamRequest extends ProviderHttpOptions {
@@ -88,8 +89,8 @@ export function parseEvent(name: string, data: string): unknown {
 }
 
 /** 502 for a stream that ended before the upstream said it was done (callers end quietly instead after an abort). */
-export function endedEarly(name: string): AppError {
-  return new AppError(502, `${name} ended the stream before finishing`, { code: 'upstream_stream_failed' });
+export function upstreamEndedEarly(name: string): AppError {
+  return endedEarly(name, 'upstream_stream_failed');
 }
 
 /**
