@@ -125,6 +125,7 @@ describe('toAnthropicRequest', () => {
     expect(bad({ minP: 0.05 })).toMatchObject({ status: 400, param: 'min_p' });
     expect(bad({ repeatPenalty: 1.1 })).toMatchObject({ status: 400, param: 'repeat_penalty' });
     expect(bad({ logitBias: { '7': -100 } })).toMatchObject({ status: 400, param: 'logit_bias' });
+    expect(bad({ logprobs: 0 })).toMatchObject({ status: 400, param: 'logprobs' });
     expect(() =>
       toAnthropicRequest({ model: 'm', messages: [], minP: 0, repeatPenalty: 1, logitBias: {} }),
     ).not.toThrow();

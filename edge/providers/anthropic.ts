@@ -84,6 +84,7 @@ function refuseUnmapped(request: ChatRequest): void {
     ['min_p', !!request.minP],
     ['repeat_penalty', request.repeatPenalty !== undefined && request.repeatPenalty !== 1],
     ['logit_bias', Object.keys(request.logitBias ?? {}).length > 0],
+    ['logprobs', request.logprobs !== undefined],
   ];
   for (const [param, set] of unmapped) {
     if (set) {

@@ -116,6 +116,27 @@ describe('openAIEvents', () => {
     ]);
   });
 
+  it('passes on the log-probabilities of each text delta; asks for them as OpenAI names them', async () => {
+    const lp = { token: 'Hi', logprob: -0.1, bytes: [72, 105], top_logprobs: [] };
+    const events = await collect(
+      openAIEvents(
+        feed([
+          {
+            id: 'c',
+            choices: [{ index: 0, delta: { content: 'Hi' }, logprobs: { content: [lp] }, finish_reason: null }],
+          },
+          delta({}, 'stop'),
+          '[DONE]',
+        ]),
+        { name: 'OpenAI' },
+      ),
+    );
+    expect(events[0]).toEqual({ type: 'text', text: 'Hi', logprobs: [lp] });
+    const body = toOpenAIRequest({ model: 'm', messages: [], logprobs: 2 });
+    expect(body).toMatchObject({ logprobs: true, top_logprobs: 2 });
+    expect(toOpenAIRequest({ model: 'm', messages: [], logprobs: 0 })).toMatchObject({ logprobs: true });
+  });
+
   it('joins tool-call deltas by index into whole calls, in index order', async () => {
     const events = await collect(
       openAIEvents(

@@ -5,6 +5,7 @@ import {
   type ChatMessage,
   type ChatRequest,
   type FinishReason,
+  type TokenLogprob,
   type ToolCall,
   type Usage,
 } from '../../shared/schemas/chat.ts';
@@ -78,6 +79,8 @@ export function toOpenAIRequest(request: ChatRequest): Record<string, unknown> {
     repeat_penalty: request.repeatPenalty,
     logit_bias: request.logitBias,
     parallel_tool_calls: tools ? request.parallelToolCalls : undefined,
+    logprobs: request.logprobs !== undefined ? true : undefined,
+    top_logprobs: request.logprobs || undefined,
     tools,
     tool_choice: tools ? request.toolChoice : undefined,
     response_format: request.responseFormat,
@@ -91,7 +94,11 @@ interface ToolCallDelta {
 }
 
 interface Chunk {
-  choices?: Array<{ delta?: { content?: string | null; tool_calls?: ToolCallDelta[] }; finish_reason?: string | null }>;
+  choices?: Array<{
+    delta?: { content?: string | null; tool_calls?: ToolCallDelta[] };
+    logprobs?: { content?: TokenLogprob[] | null } | null;
+    finish_reason?: string | null;
+  }>;
   usage?: Partial<Usage> | null;
   x_groq?: { usage?: Partial<Usage> };
   error?: unknown;
@@ -142,7 +149,10 @@ export async function* openAIEvents(
     if (reported) usage = toUsage(reported);
     const choice = chunk.choices?.[0];
     if (!choice) continue;
-    if (choice.delta?.content) yield { type: 'text', text: choice.delta.content };
+    const logprobs = choice.logprobs?.content ?? undefined;
+    if (choice.delta?.content || logprobs?.length) {
+      yield { type: 'text', text: choice.delta?.content ?? '', ...(logprobs && { logprobs }) };
+    }
     for (const delta of choice.delta?.tool_calls ?? []) {
       const index = slotOf(delta, calls);
       const call = calls.get(index) ?? { id: '', type: 'function' as const, function: { name: '', arguments: '' } };

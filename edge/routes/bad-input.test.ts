@@ -117,13 +117,11 @@ for (const [topology, inference] of [
       );
     });
 
-    it('logprobs is a 400 naming it (not reported yet), never ignored; its no-op values pass', async () => {
-      for (const [param, value] of [
-        ['logprobs', true],
-        ['top_logprobs', 2],
-      ] as const) {
-        await expect400(await chat({ messages: user, [param]: value }), param, /not supported yet/);
-      }
+    it('logprobs: top_logprobs needs logprobs, at most 20; not with tools (a 400 naming each)', async () => {
+      await expect400(await chat({ messages: user, top_logprobs: 2 }), 'top_logprobs', /logprobs: true/);
+      await expect400(await chat({ messages: user, logprobs: true, top_logprobs: 21 }), 'top_logprobs', /20/);
+      const tools = [tool({ type: 'object', properties: {} })];
+      await expect400(await chat({ messages: user, logprobs: true, tools }), 'logprobs', /tools/);
       const noop = await chat({ messages: user, max_tokens: 2, logprobs: false, top_logprobs: 0 });
       expect(noop.status).toBe(200);
     });

@@ -103,6 +103,31 @@ describe('LLM routes on the embedded engines (tiny scripted model)', () => {
     expect(chunks.at(-1).usage.total_tokens).toBeGreaterThan(0);
   });
 
+  it('logprobs: choices[0].logprobs.content per token (top_logprobs alternatives), streamed with each delta', async () => {
+    const ask = { model: 'tiny-chat', temperature: 0, messages: [{ role: 'user', content: 'Who are you?' }] };
+    const body = await (
+      await t.app.request('/v1/chat/completions', json({ ...ask, logprobs: true, top_logprobs: 3 }))
+    ).json();
+    const content = body.choices[0].logprobs.content;
+    expect(content.map((t: { token: string }) => t.token).join('')).toBe(SCRIPTED_ANSWER);
+    for (const token of content) {
+      expect(token).toMatchObject({ logprob: expect.any(Number), bytes: expect.any(Array) });
+      expect(token.top_logprobs).toHaveLength(3);
+    }
+    expect(body.choices[0].logprobs.refusal).toBeNull();
+    const plain = await (await t.app.request('/v1/chat/completions', json(ask))).json();
+    expect(plain.choices[0].logprobs).toBeNull();
+
+    const data = await events(
+      await t.app.request('/v1/chat/completions', json({ ...ask, logprobs: true, stream: true })),
+    );
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d).choices[0]);
+    for (const c of chunks.filter((c) => c.delta.content)) {
+      expect(c.logprobs.content.map((t: { token: string }) => t.token).join('')).toBe(c.delta.content);
+      expect(c.logprobs.content[0].top_logprobs).toEqual([]);
+    }
+  });
+
   it('stops at max_tokens with finish_reason length', async () => {
     const res = await t.app.request(
       '/v1/chat/completions',

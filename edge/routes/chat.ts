@@ -22,6 +22,7 @@ export function toChatRequest(body: ChatCompletionRequest, model: string, messag
     messages,
     ...toSampling(body),
     parallelToolCalls: body.parallel_tool_calls ?? undefined,
+    logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
     tools: body.tools ?? undefined,
     toolChoice: body.tool_choice ?? undefined,
     responseFormat: body.response_format ?? undefined,
@@ -81,6 +82,7 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logge
       model,
       created: Math.floor(Date.now() / 1000),
       includeUsage: body.stream_options?.include_usage ?? false,
+      logprobs: body.logprobs ?? false,
     };
     if (!body.stream) return c.json(await collectCompletion(events, meta));
     return sseResponse(c, toCompletionChunks(events, meta), {

@@ -58,12 +58,29 @@ for (const [topology, inference] of [
       expect(cut.choices[0]).toMatchObject({ text: 'Hello', finish_reason: 'length' });
     });
 
+    it('logprobs N: the legacy shape (tokens, token_logprobs, top_logprobs, text_offset), streaming or not', async () => {
+      const body = await (await complete({ prompt: 'Once', logprobs: 2, echo: true })).json();
+      const lp = body.choices[0].logprobs;
+      expect(lp.tokens.join('')).toBe(SCRIPTED_ANSWER);
+      expect(lp.token_logprobs).toHaveLength(lp.tokens.length);
+      for (const v of lp.token_logprobs) expect(v).toBeLessThanOrEqual(0);
+      expect(lp.top_logprobs.map((t: Record<string, number>) => Object.keys(t).length)).toEqual([2, 2, 2]);
+      expect(lp.text_offset[0]).toBe('Once'.length);
+      expect(lp.text_offset[1]).toBe('Once'.length + lp.tokens[0].length);
+      const res = await complete({ prompt: 'Once', logprobs: 0, stream: true });
+      const chunks: Array<{ choices: Array<{ text: string; logprobs: { tokens: string[] } | null }> }> = [];
+      for await (const d of parseSSE(res.body!)) if (d !== '[DONE]') chunks.push(JSON.parse(d));
+      const streamed = chunks.flatMap((c) => c.choices[0]?.logprobs?.tokens ?? []);
+      expect(streamed.join('')).toBe(SCRIPTED_ANSWER);
+      expect((await (await complete({ prompt: 'Once' })).json()).choices[0].logprobs).toBeNull();
+    });
+
     it('bad input is a 400 naming the field', async () => {
       for (const [body, param] of [
         [{ prompt: ['a', 'b'] }, 'prompt'],
         [{ prompt: 'a', suffix: 'b' }, 'suffix'],
         [{ prompt: 'a', suffix: 'b', echo: true, model: 'tiny-fim' }, 'echo'],
-        [{ prompt: 'a', logprobs: 1 }, 'logprobs'],
+        [{ prompt: 'a', logprobs: 6 }, 'logprobs'],
         [{ prompt: 'a', best_of: 3 }, 'best_of'],
         [{ prompt: 'word '.repeat(600) }, 'max_tokens'],
         [{ prompt: 'a', logit_bias: { '99999999': 1 } }, 'logit_bias'],

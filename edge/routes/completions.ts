@@ -27,7 +27,7 @@ export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 
     const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0]!;
     let runnerId = session.runnerId;
     const events = await deps.inference.complete(
-      { model, prompt, suffix: body.suffix ?? undefined, ...toSampling(body) },
+      { model, prompt, suffix: body.suffix ?? undefined, ...toSampling(body), logprobs: body.logprobs ?? undefined },
       {
         sessionId: session.id,
         projectId: c.get('principal').projectId,
@@ -44,6 +44,7 @@ export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 
       created: Math.floor(Date.now() / 1000),
       includeUsage: body.stream_options?.include_usage ?? false,
       echo: body.echo ? prompt : undefined,
+      logprobs: body.logprobs != null,
     };
     if (!body.stream) return c.json(await collectTextCompletion(events, meta));
     return sseResponse(c, toTextCompletionChunks(events, meta), {

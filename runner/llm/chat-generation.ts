@@ -8,7 +8,7 @@ import {
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
-import type { ChatEvent, ChatRequest, FinishReason } from '../../shared/schemas/chat.ts';
+import type { ChatEvent, ChatRequest, FinishReason, TokenLogprob } from '../../shared/schemas/chat.ts';
 import { chatWrapperOf, promptLength, renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
 import { forcedCallWrapper } from './forced-call.ts';
 import { llamaChatPenalty, samplerOptions } from './sampler-options.ts';
@@ -33,6 +33,12 @@ export interface ChatPlan {
  * here, before a sequence is lent.
  */
 export async function planChat(request: ChatRequest): Promise<ChatPlan> {
+  if (
+    request.logprobs !== undefined &&
+    (request.tools?.length || (request.responseFormat ?? { type: 'text' }).type !== 'text')
+  ) {
+    throw logprobsUnavailable('tools or a response_format');
+  }
   return {
     history: systemFirst(toChatHistory(request.messages)),
     functions: offeredFunctions(request),
@@ -59,10 +65,12 @@ export function generateChat(
   const stop = slot.stop!;
   const queue = new AsyncQueue<ChatEvent>(() => stop.abort());
   const abort = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-  const onTextChunk = (text: string) => queue.push({ type: 'text', text });
+  const onTextChunk = (text: string, logprobs?: TokenLogprob[]) =>
+    queue.push({ type: 'text', text, ...(logprobs && { logprobs }) });
   const prompt = request.tools?.length || grammar ? null : lockstepPrompt(chat.model, history);
   const room = prompt ? chat.batcher.roomFor(slot.sequence, prompt.tokens.length) : 0;
   const batcher = prompt && room >= (request.maxTokens ?? 1) ? chat.batcher : null;
+  if (!batcher && request.logprobs !== undefined) throw logprobsUnavailable('a prompt too long for its context');
   // tool_choice "required" or a named tool: the answer must open with a call.
   const mustCall = functions && (request.toolChoice === 'required' || typeof request.toolChoice === 'object');
   const llamaChat = batcher
@@ -205,6 +213,13 @@ async function callsOrFormatted(
     documentParams: true,
   });
   return llamaChat.generateResponse([...documented], { ...common, grammar });
+}
+
+/** Log-probabilities come from the lock-step batcher; LlamaChat (tools, grammars, context shifts) does not report them. */
+function logprobsUnavailable(what: string): AppError {
+  return new AppError(400, `logprobs: token log-probabilities are not reported for answers with ${what}`, {
+    param: 'logprobs',
+  });
 }
 
 async function grammarFor(request: ChatRequest): Promise<LlamaGrammar | undefined> {

@@ -6,8 +6,10 @@ import type {
   Token,
   TokenBias,
 } from 'node-llama-cpp';
+import type { TokenLogprob } from '../../shared/schemas/chat.ts';
 import { OutputFilter, type HiddenSegment } from './output-filter.ts';
 import { PENALTY_LAST_TOKENS } from './sampler-options.ts';
+import { tokenLogprob, type SampledToken } from './token-logprobs.ts';
 
 export type LockstepStopReason = 'eog' | 'stop' | 'maxTokens' | 'abort';
 
@@ -37,8 +39,13 @@ export interface LockstepOptions {
   hidden?: readonly HiddenSegment[];
   /** Stops the generation after the step in flight; it resolves with what was generated (reason 'abort'). */
   signal?: AbortSignal;
-  /** Each piece of text as soon as it is final. */
-  onTextChunk?: (text: string) => void;
+  /**
+   * Log-probabilities of the answer's tokens: 0 reports each sampled token's, N also the N likeliest
+   * alternatives'; default none (they cost a vocabulary-wide pass per token).
+   */
+  logprobs?: number;
+  /** Each piece of text as soon as it is final (with its tokens' log-probabilities, when asked for). */
+  onTextChunk?: (text: string, logprobs?: TokenLogprob[]) => void;
 }
 
 export interface LockstepResult {
@@ -84,6 +91,8 @@ interface Generation {
   options: LockstepOptions;
   filter: OutputFilter;
   tokens: Token[];
+  /** What sampling said about each token of `tokens` (only when log-probabilities are asked for). */
+  sampled: SampledToken[];
   maxTokens: number;
   promptTokens: number;
   evaluatedPromptTokens: number;
@@ -154,6 +163,7 @@ export class LockstepBatcher {
       options,
       filter: new OutputFilter(sequence.model, { stops: options.stops, hidden: options.hidden }),
       tokens: [],
+      sampled: [],
       maxTokens,
       promptTokens: prompt.length,
       evaluatedPromptTokens: prompt.length - reused,
@@ -232,17 +242,27 @@ export class LockstepBatcher {
       }
       return;
     }
+    const { logprobs } = g.options;
+    const report = logprobs === undefined ? {} : logprobs > 0 ? { probabilities: true } : { confidence: true };
     const items: ControlledEvaluateInputItem[] = g.input.map((token, i) =>
-      i === last ? [token, { generateNext: { token: true, options: this.#sampling(g) } }] : token,
+      i === last ? [token, { generateNext: { token: true, ...report, options: this.#sampling(g) } }] : token,
     );
     try {
       const results = await g.sequence.controlledEvaluate(items);
       if (!this.#active.has(g)) return;
-      const token = results[last]?.next.token;
+      const next = results[last]?.next;
+      const token = next?.token;
       if (token == null) throw new Error('The model sampled no token');
       g.tokens.push(token);
-      const text = g.filter.push(token);
-      if (text) g.options.onTextChunk?.(text);
+      if (logprobs !== undefined) {
+        const probabilities = next!.probabilities;
+        g.sampled.push({
+          token,
+          probability: probabilities?.get(token) ?? next!.confidence ?? 0,
+          top: probabilities && [...probabilities.entries()].slice(0, logprobs),
+        });
+      }
+      this.#emit(g, g.filter.push(token));
       if (g.filter.stopped) return this.#finish(g, g.filter.stopped);
       if (g.tokens.length >= g.maxTokens) return this.#finish(g, 'maxTokens');
       if (g.options.signal?.aborted) return this.#finish(g, 'abort');
@@ -254,8 +274,7 @@ export class LockstepBatcher {
 
   #finish(g: Generation, stopReason: LockstepStopReason): void {
     this.#active.delete(g);
-    const text = g.filter.flush();
-    if (text) g.options.onTextChunk?.(text);
+    this.#emit(g, g.filter.flush());
     g.resolve({
       text: g.filter.text,
       stopReason,
@@ -263,6 +282,19 @@ export class LockstepBatcher {
       evaluatedPromptTokens: g.evaluatedPromptTokens,
       completionTokens: g.filter.answerTokens,
     });
+  }
+
+  /** Passes on released text, with the log-probabilities of the tokens it released when they are asked for. */
+  #emit(g: Generation, text: string): void {
+    if (g.options.logprobs === undefined) {
+      if (text) g.options.onTextChunk?.(text);
+      return;
+    }
+    const released = g.filter.takeReleased();
+    if (!text && released.length === 0) return;
+    const model = g.sequence.model;
+    const logprobs = released.map((i) => tokenLogprob(model, g.sampled[i]!, g.tokens.slice(Math.max(0, i - 3), i)));
+    g.options.onTextChunk?.(text, logprobs);
   }
 
   #sampling(g: Generation) {

@@ -61,6 +61,11 @@ export class OutputFilter {
   readonly #tokenStarts: number[] = [];
   #text = '';
   #cut = Infinity;
+  // Symbol ranges [from, to) of hidden segments, and where the open one starts.
+  readonly #hiddenRanges: [number, number][] = [];
+  #segmentStart = -1;
+  // Tokens (by order of generation) that `takeReleased` has handed out.
+  #taken = 0;
   #stopped: 'eog' | 'stop' | null = null;
 
   constructor(model: LlamaModel, { stops = [], hidden = [] }: OutputFilterOptions = {}) {
@@ -88,6 +93,24 @@ export class OutputFilter {
   /** Generated tokens that are part of the answer (not the end-of-generation token, nor a stop trigger's). */
   get answerTokens(): number {
     return this.#tokenStarts.filter((start) => start < this.#cut).length + this.#pending.length;
+  }
+
+  /**
+   * The order numbers (0 = the first generated token) of the answer's tokens whose text has been released
+   * since the last call: not those of a stop, of a hidden segment, or still held back.
+   */
+  takeReleased(): number[] {
+    const released: number[] = [];
+    const upTo = Math.min(this.#done, this.#cut);
+    while (this.#taken < this.#tokenStarts.length && this.#tokenStarts[this.#taken]! < upTo) {
+      const start = this.#tokenStarts[this.#taken]!;
+      const hidden =
+        (this.#segment !== undefined && start >= this.#segmentStart) ||
+        this.#hiddenRanges.some(([from, to]) => start >= from && start < to);
+      if (!hidden) released.push(this.#taken);
+      this.#taken++;
+    }
+    return released;
   }
 
   /** Adds the next generated token; returns the text it releases (often "", while a stop or a character is incomplete). */
@@ -147,8 +170,11 @@ export class OutputFilter {
           this.#stopped = 'stop';
           return out;
         }
+        const end = match.at + match.marker.symbols.length;
+        if (match.marker.kind === 'open') this.#segmentStart = match.at;
+        else this.#hiddenRanges.push([this.#segmentStart, end]);
         this.#segment = match.marker.kind === 'open' ? match.marker.close : undefined;
-        this.#done = match.at + match.marker.symbols.length;
+        this.#done = end;
         continue;
       }
       const hold = final ? this.#symbols.length : this.#partialStart(from, candidates);

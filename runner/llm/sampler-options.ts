@@ -17,6 +17,7 @@ export interface SamplerOptions {
   frequencyPenalty?: number;
   repeatPenalty?: number;
   tokenBias?: TokenBias;
+  logprobs?: number;
 }
 
 /** The request's sampling for `model`: a 400 on a logit_bias token id the model does not have. */
@@ -31,6 +32,7 @@ export function samplerOptions(model: LlamaModel, request: Sampling): SamplerOpt
     frequencyPenalty: request.frequencyPenalty,
     repeatPenalty: request.repeatPenalty,
     tokenBias: tokenBiasFor(model, request.logitBias),
+    logprobs: request.logprobs,
   };
 }
 

@@ -87,3 +87,40 @@ describe.each(Object.entries(PATHS))('sampling parameters on the %s path', (_, p
     expect(engine.busy).toBe(0);
   });
 });
+
+describe('log-probabilities', () => {
+  async function events(request: Omit<ChatRequest, 'messages'>) {
+    const out = [];
+    const messages: ChatRequest['messages'] = [{ role: 'user', content: 'Say something.' }];
+    for await (const e of await engine.chat({ messages, ...request }, { sessionId: 'lp' })) out.push(e);
+    return out;
+  }
+
+  it('each answer token with its log-probability and the likeliest alternatives, as its text streams', async () => {
+    const out = await events({ model: 'tiny-repeat', maxTokens: 3, temperature: 0, logprobs: 2 });
+    const texts = out.flatMap((e) => (e.type === 'text' ? [e] : []));
+    const tokens = texts.flatMap((e) => e.logprobs ?? []);
+    expect(tokens.map((t) => t.token).join('')).toBe(texts.map((e) => e.text).join(''));
+    expect(tokens.map((t) => t.token)).toEqual(['one', ' two', ' three']);
+    for (const [i, t] of tokens.entries()) {
+      expect(t.logprob).toBeLessThanOrEqual(0);
+      expect(t.logprob).toBeGreaterThan(-0.01);
+      expect(t.bytes).toEqual([...new TextEncoder().encode(t.token)]);
+      expect(t.top_logprobs).toHaveLength(2);
+      expect(t.top_logprobs[0]!.token).toBe(t.token);
+      expect(t.top_logprobs[1]!.logprob).toBeLessThan(-1);
+      // After a piece the runner-up is "!" (8 against the chain's 10, before the output scale).
+      if (i > 0) expect(t.top_logprobs[1]!.token).toBe('!');
+    }
+    const plain = await events({ model: 'tiny-repeat', maxTokens: 3, temperature: 0 });
+    expect(plain.some((e) => e.type === 'text' && e.logprobs)).toBe(false);
+  });
+
+  it('are not reported with tools or a response_format: a 400 on logprobs, nothing busy', async () => {
+    for (const extra of [PATHS.LlamaChat, { responseFormat: { type: 'json_object' as const } }]) {
+      const err = await events({ model: 'tiny-repeat', maxTokens: 3, logprobs: 0, ...extra }).catch((e: AppError) => e);
+      expect(err).toMatchObject({ status: 400, param: 'logprobs' });
+    }
+    expect(engine.busy).toBe(0);
+  });
+});

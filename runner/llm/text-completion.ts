@@ -46,7 +46,7 @@ export function generateCompletion(
       maxTokens,
       stops: [...(request.stop ?? []), ...infillStops(chat.model, request)],
       signal: abort,
-      onTextChunk: (text) => queue.push({ type: 'text', text }),
+      onTextChunk: (text, logprobs) => queue.push({ type: 'text', text, ...(logprobs && { logprobs }) }),
     })
     .then((result) => {
       const written = result.completionTokens;

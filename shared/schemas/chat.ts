@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
-import { notHonoured, PublicSampling, Sampling } from './sampling.ts';
+import { PublicSampling, Sampling } from './sampling.ts';
 import { schemaProblem } from './schema-checks.ts';
 
 const tooLong = `is longer than ${LIMITS.messageChars} characters (the limit per message)`;
@@ -83,22 +83,33 @@ const Messages = z
 const Tools = z.array(FunctionTool).max(LIMITS.tools, `more than ${LIMITS.tools} tools (the limit)`);
 
 /** `POST /v1/chat/completions`: the document's fields plus what OpenAI clients send. Unknown fields are ignored. */
-export const ChatCompletionRequest = z.object({
-  model: z.string().min(1).optional(),
-  messages: Messages,
-  /** The document's per-request system message: replaces any earlier system message. */
-  system: z.string().max(LIMITS.messageChars, tooLong).optional(),
-  ...PublicSampling,
-  max_completion_tokens: z.number().int().positive().nullish(),
-  /** `false`: at most one tool call per answer. */
-  parallel_tool_calls: z.boolean().nullish(),
-  /** Token log-probabilities are not reported yet: a 400 unless a no-op. */
-  logprobs: notHonoured((v) => v === false),
-  top_logprobs: notHonoured((v) => v === 0),
-  tools: Tools.nullish(),
-  tool_choice: ToolChoice.nullish(),
-  response_format: ResponseFormat.nullish(),
-});
+export const ChatCompletionRequest = z
+  .object({
+    model: z.string().min(1).optional(),
+    messages: Messages,
+    /** The document's per-request system message: replaces any earlier system message. */
+    system: z.string().max(LIMITS.messageChars, tooLong).optional(),
+    ...PublicSampling,
+    max_completion_tokens: z.number().int().positive().nullish(),
+    /** `false`: at most one tool call per answer. */
+    parallel_tool_calls: z.boolean().nullish(),
+    /** The answer tokens' log-probabilities (plain answers, not with tools or a response_format). */
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    tools: Tools.nullish(),
+    tool_choice: ToolChoice.nullish(),
+    response_format: ResponseFormat.nullish(),
+  })
+  .check((ctx) => {
+    if (ctx.value.top_logprobs && !ctx.value.logprobs) {
+      ctx.issues.push({
+        code: 'custom',
+        message: 'needs logprobs: true',
+        input: ctx.value.top_logprobs,
+        path: ['top_logprobs'],
+      });
+    }
+  });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
 export interface Usage {
@@ -109,9 +120,17 @@ export interface Usage {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
-/** What an engine yields while it answers a chat request. */
+/** One generated token's log-probability, in OpenAI's `logprobs.content` shape. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+/** What an engine yields while it answers a chat request (`logprobs`: the tokens of `text`, when asked for). */
 export type ChatEvent =
-  | { type: 'text'; text: string }
+  | { type: 'text'; text: string; logprobs?: TokenLogprob[] }
   | { type: 'tool_call'; call: ToolCall }
   | { type: 'done'; finishReason: FinishReason; usage: Usage };
 

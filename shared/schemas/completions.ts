@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
-import { notHonoured, PublicSampling, Sampling } from './sampling.ts';
+import { PublicSampling, Sampling } from './sampling.ts';
 
 const tooLong = `is longer than ${LIMITS.messagesChars} characters (the limit)`;
 const Text = z.string().max(LIMITS.messagesChars, tooLong);
@@ -19,8 +19,8 @@ export const TextCompletionRequest = z
     echo: z.boolean().nullish(),
     best_of: z.literal(1, { error: 'only best_of = 1 is supported' }).nullish(),
     ...PublicSampling,
-    /** Token log-probabilities are not reported yet: a 400 unless left out. */
-    logprobs: notHonoured(() => false),
+    /** Log-probabilities of the answer's tokens and of their `logprobs` likeliest alternatives (OpenAI: ≤ 5). */
+    logprobs: z.number().int().min(0).max(5).nullish(),
   })
   .check((ctx) => {
     if (ctx.value.echo && ctx.value.suffix != null) {

@@ -17,21 +17,6 @@ export const LogitBias = z.record(z.string(), z.number().min(-100).max(100)).che
   }
 });
 
-/**
- * A parameter no engine honours yet: accepted at its no-op value (`isNoop`),
- * otherwise a 400 naming it, so it is never ignored silently.
- */
-export function notHonoured(isNoop: (value: unknown) => boolean) {
-  return z
-    .unknown()
-    .check((ctx) => {
-      if (ctx.value != null && !isNoop(ctx.value)) {
-        ctx.issues.push({ code: 'custom', message: 'is not supported yet; leave it out', input: ctx.value });
-      }
-    })
-    .optional();
-}
-
 /** Sampling fields of the public chat and text completion requests: OpenAI's names, and llama-server's / Ollama's. */
 export const PublicSampling = {
   temperature: z.number().min(0).max(2).nullish(),
@@ -66,6 +51,8 @@ export const Sampling = {
   /** llama.cpp's multiplicative penalty on the last 64 tokens; 1 is none. */
   repeatPenalty: z.number().positive().optional(),
   logitBias: LogitBias.optional(),
+  /** Report the answer tokens' log-probabilities: 0 the sampled token's, N also the N likeliest alternatives'. */
+  logprobs: z.number().int().min(0).max(20).optional(),
 };
 export type Sampling = z.infer<z.ZodObject<typeof Sampling>>;
 type PublicSampling = z.infer<z.ZodObject<typeof PublicSampling>>;

@@ -82,6 +82,20 @@ describe.each(['embedded', 'edge + runner'] as const)('real OpenAI clients: %s',
     expect(final.choices[0]!.finish_reason).toBe('stop');
   });
 
+  it('openai: chat logprobs with top_logprobs', async () => {
+    const client = new OpenAI({ baseURL, apiKey: 'sk-anything' });
+    const completion = await client.chat.completions.create({
+      model: 'tiny-chat',
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    const content = completion.choices[0]!.logprobs!.content!;
+    expect(content.map((t) => t.token).join('')).toBe(SCRIPTED_ANSWER);
+    expect(content[0]!.top_logprobs).toHaveLength(2);
+  });
+
   it('openai: completions.create (legacy text completion, fill-in-the-middle with suffix, streaming)', async () => {
     const client = new OpenAI({ baseURL, apiKey: 'sk-anything' });
     const text = await client.completions.create({ model: 'tiny-chat', prompt: 'Once', temperature: 0 });
