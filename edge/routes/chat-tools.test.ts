@@ -16,6 +16,12 @@ const TOOLS = [
   },
 ];
 const ASK = { role: 'user', content: 'What time is it?' };
+/** The conversation once `call` was made and answered with "12:00". */
+const afterResult = (call: { id: string }) => [
+  ASK,
+  { role: 'assistant', content: null, tool_calls: [call] },
+  { role: 'tool', tool_call_id: call.id, content: '12:00' },
+];
 
 /** OpenAI tool calling end to end on the scripted tool model (tiny-tools: calls when offered tools, answers after the result). */
 describe('tool calls through /v1/chat/completions (tiny scripted tool model)', () => {
@@ -74,11 +80,7 @@ describe('tool calls through /v1/chat/completions (tiny scripted tool model)', (
   it('answers in text once the tool result follows the call', async () => {
     const first = await (await complete({ messages: [ASK], tools: TOOLS })).json();
     const call = first.choices[0].message.tool_calls[0];
-    const messages = [
-      ASK,
-      { role: 'assistant', content: null, tool_calls: [call] },
-      { role: 'tool', tool_call_id: call.id, content: '12:00' },
-    ];
+    const messages = afterResult(call);
     for (const tools of [TOOLS, undefined]) {
       const res = await complete({ messages, tools });
       expect(res.status).toBe(200);
@@ -102,11 +104,7 @@ describe('tool calls through /v1/chat/completions (tiny scripted tool model)', (
   it("tool_choice 'required' or a named tool makes the answer a call where the model would answer in text", async () => {
     const first = await (await complete({ messages: [ASK], tools: TOOLS })).json();
     const call = first.choices[0].message.tool_calls[0];
-    const messages = [
-      ASK,
-      { role: 'assistant', content: null, tool_calls: [call] },
-      { role: 'tool', tool_call_id: call.id, content: '12:00' },
-    ];
+    const messages = afterResult(call);
     // With the result in its context the model answers in text (the test above); forced, it calls again.
     const named = { type: 'function', function: { name: 'get_time' } };
     for (const tool_choice of ['required', named]) {
@@ -138,11 +136,7 @@ describe('tool calls through /v1/chat/completions (tiny scripted tool model)', (
     const first = await (await complete({ messages: [ASK], tools: TOOLS, response_format: format })).json();
     expect(first.choices[0].finish_reason).toBe('tool_calls');
     const call = first.choices[0].message.tool_calls[0];
-    const messages = [
-      ASK,
-      { role: 'assistant', content: null, tool_calls: [call] },
-      { role: 'tool', tool_call_id: call.id, content: '12:00' },
-    ];
+    const messages = afterResult(call);
     for (const stream of [false, true]) {
       const res = await complete({ messages, tools: TOOLS, response_format: format, max_tokens: 40, stream });
       expect(res.status).toBe(200);

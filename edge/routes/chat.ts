@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { AppError, openAIErrorBody } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
 import {
@@ -29,18 +29,45 @@ export function toChatRequest(body: ChatCompletionRequest, model: string, messag
   };
 }
 
+/**
+ * The inference call of a generation on the caller's session: its sessionId, project and signal; a
+ * download only for admin callers (anonymous local use included); `runnerId` follows the runner that serves it.
+ */
+export function generationCall(c: Context<AppEnv>) {
+  const session = c.get('session');
+  const principal = c.get('principal');
+  const call = {
+    runnerId: session.runnerId,
+    options: {
+      sessionId: session.id,
+      projectId: principal.projectId,
+      download: principal.scope === 'admin',
+      signal: c.req.raw.signal,
+      runnerId: session.runnerId,
+      onRoute: (id: string) => void (call.runnerId = id),
+    },
+  };
+  return call;
+}
+
+/** The model a generation request names, else the session's; a 400 when there is neither. */
+export function requestModel(named: string | undefined, session: { currentModel: string | null }): string {
+  const model = named ?? session.currentModel;
+  if (!model) {
+    throw new AppError(400, 'No model is loaded: pass "model" or load one with POST /v1/models/{name}/load', {
+      code: 'no_model_loaded',
+      param: 'model',
+    });
+  }
+  return model;
+}
+
 /** `POST /v1/chat/completions`: streaming or not; the session's model when the body names none. */
 export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logger'>) {
   return new Hono<AppEnv>().post('/chat/completions', validate('json', ChatCompletionRequest), async (c) => {
     const body = c.req.valid('json');
     const session = c.get('session');
-    const model = body.model ?? session.currentModel;
-    if (!model) {
-      throw new AppError(400, 'No model is loaded: pass "model" or load one with POST /v1/models/{name}/load', {
-        code: 'no_model_loaded',
-        param: 'model',
-      });
-    }
+    const model = requestModel(body.model, session);
     if (body.messages.length === 0 && !body.system) {
       throw new AppError(400, 'messages: must not be empty', { param: 'messages' });
     }
@@ -52,16 +79,9 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logge
     try {
       const stored = stateless ? [] : await deps.sessions.history(session.id);
       const messages = continueConversation(stored, body.messages, body.system);
-      let runnerId = session.runnerId;
-      const answered = await deps.inference.chat(toChatRequest(body, model, messages), {
-        sessionId: session.id,
-        projectId: c.get('principal').projectId,
-        // Only admin callers (anonymous local use included) may start a model download.
-        download: c.get('principal').scope === 'admin',
-        signal: c.req.raw.signal,
-        runnerId,
-        onRoute: (id) => (runnerId = id),
-      });
+      const route = generationCall(c);
+      const answered = await deps.inference.chat(toChatRequest(body, model, messages), route.options);
+      const { runnerId } = route;
       // Kept before the answer starts, so /v1/stop and the session's model work from any process while it runs.
       const patch = { currentModel: model, runnerId };
       if (stateless) deps.sessions.note(session, patch);

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { AppError, openAIErrorBody } from '../../shared/errors.ts';
+import { openAIErrorBody } from '../../shared/errors.ts';
 import { randomAlphanumeric } from '../../shared/ids.ts';
 import { TextCompletionRequest } from '../../shared/schemas/completions.ts';
 import { toSampling } from '../../shared/schemas/sampling.ts';
@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from '../env.ts';
 import { toAppError } from '../middleware/errors.ts';
 import { collectTextCompletion, toTextCompletionChunks } from '../openai/completion.ts';
 import { sseResponse } from '../sse-response.ts';
+import { generationCall, requestModel } from './chat.ts';
 import { validate } from '../validate.ts';
 
 /**
@@ -17,27 +18,14 @@ export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 
   return new Hono<AppEnv>().post('/completions', validate('json', TextCompletionRequest), async (c) => {
     const body = c.req.valid('json');
     const session = c.get('session');
-    const model = body.model ?? session.currentModel;
-    if (!model) {
-      throw new AppError(400, 'No model is loaded: pass "model" or load one with POST /v1/models/{name}/load', {
-        code: 'no_model_loaded',
-        param: 'model',
-      });
-    }
+    const model = requestModel(body.model, session);
     const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0]!;
-    let runnerId = session.runnerId;
+    const route = generationCall(c);
     const events = await deps.inference.complete(
       { model, prompt, suffix: body.suffix ?? undefined, ...toSampling(body), logprobs: body.logprobs ?? undefined },
-      {
-        sessionId: session.id,
-        projectId: c.get('principal').projectId,
-        download: c.get('principal').scope === 'admin',
-        signal: c.req.raw.signal,
-        runnerId,
-        onRoute: (id) => (runnerId = id),
-      },
+      route.options,
     );
-    deps.sessions.note(session, { currentModel: model, runnerId });
+    deps.sessions.note(session, { currentModel: model, runnerId: route.runnerId });
     const meta = {
       id: `cmpl-${randomAlphanumeric(24)}`,
       model,

@@ -5,15 +5,14 @@ import {
   type LlamaModel,
   type PrioritizedBatchItem,
 } from 'node-llama-cpp';
-import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatMessage } from '../../shared/schemas/chat.ts';
 import { LOOP_TEXT, SCRIPTED_ANSWER, TINY_CATALOG } from '../../test/helpers/tiny-models.ts';
+import { tinyEngine } from '../../test/helpers/test-app.ts';
 import { renderChatPrompt, type ChatPrompt } from './chat-prompt.ts';
 import { toChatHistory } from './history.ts';
-import { modelFiles } from '../models/model-files.ts';
 import { llamaRuntime } from './llama-runtime.ts';
-import { LlmEngine } from './llm-engine.ts';
+import type { LlmEngine } from './llm-engine.ts';
 import { ContextOverflowError, LockstepBatcher, type LockstepOptions } from './lockstep.ts';
 import { OutputFilter } from './output-filter.ts';
 
@@ -414,13 +413,7 @@ describe('lock-step batched decoding', () => {
 });
 
 describe('LlmEngine on the lock-step batcher', () => {
-  const engine = new LlmEngine({
-    models: TINY_CATALOG.models,
-    files: modelFiles({ modelsDir: tmpdir() }),
-    threads: 1,
-    parallel: 2,
-    keepAliveMs: -1,
-  });
+  const engine = tinyEngine();
   afterAll(() => engine.dispose());
 
   async function answer(request: Parameters<LlmEngine['chat']>[0], sessionId: string) {

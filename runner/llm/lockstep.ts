@@ -1,49 +1,21 @@
-import type {
-  ControlledEvaluateInputItem,
-  LlamaContext,
-  LlamaContextSequence,
-  LlamaText,
-  Token,
-  TokenBias,
-} from 'node-llama-cpp';
+import type { ControlledEvaluateInputItem, LlamaContext, LlamaContextSequence, LlamaText, Token } from 'node-llama-cpp';
 import type { TokenLogprob } from '../../shared/schemas/chat.ts';
 import { OutputFilter, type HiddenSegment } from './output-filter.ts';
-import { PENALTY_LAST_TOKENS } from './sampler-options.ts';
+import { PENALTY_LAST_TOKENS, type SamplerOptions } from './sampler-options.ts';
 import { tokenLogprob, type SampledToken } from './token-logprobs.ts';
 
 export type LockstepStopReason = 'eog' | 'stop' | 'maxTokens' | 'abort';
 
-export interface LockstepOptions {
+/** Sampling (`SamplerOptions`: temperature default 0, greedy, here; node-llama-cpp's defaults otherwise) and the rest. */
+export interface LockstepOptions extends Partial<SamplerOptions> {
   /** Tokens to generate at most; default (and at most) the room left in the sequence's context after the prompt. */
   maxTokens?: number;
-  /** Default 0 (greedy). */
-  temperature?: number;
-  /** Default node-llama-cpp's (0.95). */
-  topP?: number;
-  /** Default node-llama-cpp's (40). */
-  topK?: number;
-  /** Default node-llama-cpp's (0). */
-  minP?: number;
-  /** Makes sampling at temperature > 0 repeatable; default a random seed. */
-  seed?: number;
-  /** Penalties on the last 64 generated tokens (newlines excepted), as llama-server applies them; default 0. */
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  /** llama.cpp's multiplicative repeat penalty on the same tokens; default 1 (none). */
-  repeatPenalty?: number;
-  /** Biases on the logits of given tokens (OpenAI's logit_bias); default none. */
-  tokenBias?: TokenBias;
   /** Stop strings and chat wrapper stop triggers; default none (end-of-generation tokens always stop). */
   stops?: readonly (string | LlamaText)[];
   /** Segments (thoughts) generated but left out of the text; default none. */
   hidden?: readonly HiddenSegment[];
   /** Stops the generation after the step in flight; it resolves with what was generated (reason 'abort'). */
   signal?: AbortSignal;
-  /**
-   * Log-probabilities of the answer's tokens: 0 reports each sampled token's, N also the N likeliest
-   * alternatives'; default none (they cost a vocabulary-wide pass per token).
-   */
-  logprobs?: number;
   /** Each piece of text as soon as it is final (with its tokens' log-probabilities, when asked for). */
   onTextChunk?: (text: string, logprobs?: TokenLogprob[]) => void;
 }

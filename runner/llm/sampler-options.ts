@@ -9,14 +9,25 @@ export const PENALTY_LAST_TOKENS = 64;
 /** A request's sampling as the lock-step batcher takes it (LlamaChat's penalties: `llamaChatPenalty`). */
 export interface SamplerOptions {
   temperature: number;
+  /** Default node-llama-cpp's (0.95). */
   topP?: number;
+  /** Default node-llama-cpp's (40); 0 considers every token. */
   topK?: number;
+  /** Default node-llama-cpp's (0). */
   minP?: number;
+  /** Makes sampling at temperature > 0 repeatable; default a random seed. */
   seed?: number;
+  /** Penalties on the last 64 generated tokens (newlines excepted), as llama-server applies them; default 0. */
   presencePenalty?: number;
   frequencyPenalty?: number;
+  /** llama.cpp's multiplicative repeat penalty on the same tokens; default 1 (none). */
   repeatPenalty?: number;
+  /** Biases on the logits of given tokens (OpenAI's logit_bias); default none. */
   tokenBias?: TokenBias;
+  /**
+   * Log-probabilities of the answer's tokens: 0 reports each sampled token's, N also the N likeliest
+   * alternatives'; default none (they cost a vocabulary-wide pass per token).
+   */
   logprobs?: number;
 }
 

@@ -6,8 +6,7 @@ import type { AppError } from '../../shared/errors.ts';
 import type { ChatRequest } from '../../shared/schemas/chat.ts';
 import { buildTinyLlama, tinyLlamaVocabulary } from '../../test/fixtures/tiny-llama.ts';
 import { TINY_CATALOG } from '../../test/helpers/tiny-models.ts';
-import { modelFiles } from '../models/model-files.ts';
-import { LlmEngine } from './llm-engine.ts';
+import { tinyEngine } from '../../test/helpers/test-app.ts';
 
 const PIECES = ['one', ' two', ' three', ' four'];
 const ROUND = PIECES.join('');
@@ -27,12 +26,9 @@ writeFileSync(
   }),
 );
 
-const engine = new LlmEngine({
-  models: { ...TINY_CATALOG.models, 'tiny-repeat': { kind: 'llm', source: repeating, contextSize: 1024 } },
-  files: modelFiles({ modelsDir: tmpdir() }),
-  threads: 1,
-  parallel: 2,
-  keepAliveMs: -1,
+const engine = tinyEngine({
+  ...TINY_CATALOG.models,
+  'tiny-repeat': { kind: 'llm', source: repeating, contextSize: 1024 },
 });
 afterAll(() => engine.dispose());
 

@@ -1,13 +1,11 @@
-import { tmpdir } from 'node:os';
 import type { LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppError } from '../../shared/errors.ts';
 import type { ChatEvent } from '../../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG } from '../../test/helpers/tiny-models.ts';
-import { modelFiles } from '../models/model-files.ts';
+import { tinyEngine } from '../../test/helpers/test-app.ts';
 import { llamaRuntime } from './llama-runtime.ts';
-import { LlmEngine } from './llm-engine.ts';
 import { completionTokens } from './text-completion.ts';
 
 describe('completion prompt tokens', () => {
@@ -59,13 +57,7 @@ describe('completion prompt tokens', () => {
 });
 
 describe('LlmEngine.complete', () => {
-  const engine = new LlmEngine({
-    models: TINY_CATALOG.models,
-    files: modelFiles({ modelsDir: tmpdir() }),
-    threads: 1,
-    parallel: 2,
-    keepAliveMs: -1,
-  });
+  const engine = tinyEngine();
   afterAll(() => engine.dispose());
 
   async function complete(request: CompletionRequest) {

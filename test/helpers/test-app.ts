@@ -19,20 +19,21 @@ import { TINY_CATALOG } from './tiny-models.ts';
 
 export { TINY_CATALOG };
 
-/** The local engines over the tiny generated models: 1 thread, 2 sequences, never unloaded. */
+/** An LLM engine over the tiny generated models (or `models`): 1 thread, 2 sequences, never unloaded. */
+export function tinyEngine(
+  models: Catalog['models'] = TINY_CATALOG.models,
+  files: DownloadsOptions = { modelsDir: tmpdir() },
+): LlmEngine {
+  return new LlmEngine({ models, files: modelFiles(files), threads: 1, parallel: 2, keepAliveMs: -1 });
+}
+
+/** The local engines over the tiny generated models (`tinyEngine`). */
 export function localTestInference(
   runnerId = 'embedded',
   catalog: Catalog = TINY_CATALOG,
   files: DownloadsOptions = { modelsDir: tmpdir() },
 ): LocalInference {
-  const llm = new LlmEngine({
-    models: catalog.models,
-    files: modelFiles(files),
-    threads: 1,
-    parallel: 2,
-    keepAliveMs: -1,
-  });
-  return new LocalInference({ catalog, runnerId, llm });
+  return new LocalInference({ catalog, runnerId, llm: tinyEngine(catalog.models, files) });
 }
 
 /** A fresh migrated libSQL file in a temp folder. */
