@@ -75,6 +75,20 @@ for (const [topology, inference] of [
       expect((await (await complete({ prompt: 'Once' })).json()).choices[0].logprobs).toBeNull();
     });
 
+    it('a session named with X-Session-ID keeps the model (and the runner) of its completions', async () => {
+      const first = await t.app.request('/v1/session');
+      const id = first.headers.get('x-session-id')!;
+      const res = await t.app.request('/v1/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-session-id': id },
+        body: JSON.stringify({ model: 'tiny-chat', prompt: 'Once', max_tokens: 2 }),
+      });
+      expect(res.status).toBe(200);
+      await res.json();
+      const after = await (await t.app.request('/v1/session', { headers: { 'x-session-id': id } })).json();
+      expect(after).toMatchObject({ session_id: id, current_model: 'tiny-chat' });
+    });
+
     it('bad input is a 400 naming the field', async () => {
       for (const [body, param] of [
         [{ prompt: ['a', 'b'] }, 'prompt'],

@@ -12,7 +12,8 @@ import { validate } from '../validate.ts';
 
 /**
  * `POST /v1/completions`: OpenAI's legacy text completion, and fill-in-the-middle with `suffix` (what code
- * completion tools send). Nothing is stored; the session keeps the runner (and so its KV cache) for the next call.
+ * completion tools send). No conversation is stored; a session named with X-Session-ID keeps the runner (and so
+ * its KV cache) for the next call.
  */
 export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logger'>) {
   return new Hono<AppEnv>().post('/completions', validate('json', TextCompletionRequest), async (c) => {
@@ -25,7 +26,11 @@ export function completionRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 
       { model, prompt, suffix: body.suffix ?? undefined, ...toSampling(body), logprobs: body.logprobs ?? undefined },
       route.options,
     );
-    deps.sessions.note(session, { currentModel: model, runnerId: route.runnerId });
+    // A client that names its session keeps the runner, and so the KV cache, of its last completion.
+    const { runnerId } = route;
+    if (c.req.header('x-session-id') && (session.currentModel !== model || session.runnerId !== runnerId)) {
+      await deps.sessions.update(session, { currentModel: model, runnerId });
+    }
     const meta = {
       id: `cmpl-${randomAlphanumeric(24)}`,
       model,
