@@ -67,6 +67,8 @@ export const sessions = sqliteTable(
     currentModel: text('current_model'),
     runnerId: text('runner_id'),
     state: text('state', { mode: 'json' }).$type<Record<string, unknown>>(),
+    /** Until when a turn holds the session (a lease shared by edge instances; null: no turn). */
+    turnUntil: integer('turn_until', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' })
       .notNull()

@@ -14,7 +14,7 @@ import { createProviderRegistry } from './providers/provider-registry.ts';
 import { RunnerPool } from './runners/pool.ts';
 import { RemoteInference } from './runners/remote-inference.ts';
 import { fetchTransport } from './runners/transport.ts';
-import { SessionStore } from './sessions/session-store.ts';
+import { SessionStore, TURN_LEASE_MS } from './sessions/session-store.ts';
 import { parseDuration } from '../shared/duration.ts';
 
 /** Bindings and variables of the Worker (wrangler.toml, `.dev.vars`, secrets). */
@@ -110,7 +110,8 @@ export function createWorkerApp(env: WorkerEnv): App {
     runnerCredentials: parseRunnerCredentials(env.RUNNER_CREDENTIALS).credentials,
     apiKeys: new ApiKeyStore(db),
     tokens: new TokenVerifier(db, tokenConfig),
-    sessions: new SessionStore(db, { cacheTtlMs: 1_000, ttlMs: sessionTtl(env) }),
+    // Isolates share D1: a turn also takes a lease there, so another isolate's turn on the session gets the 409.
+    sessions: new SessionStore(db, { cacheTtlMs: 1_000, ttlMs: sessionTtl(env), turnLeaseMs: TURN_LEASE_MS }),
     anonymous: 'loopback-when-no-keys',
     logger,
     maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,

@@ -10,6 +10,7 @@ import {
 import { toSampling } from '../../shared/schemas/sampling.ts';
 import { continueConversation, recordAnswer } from '../sessions/conversation.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
+import { background } from '../middleware/background.ts';
 import { toAppError } from '../middleware/errors.ts';
 import { collectCompletion, toCompletionChunks } from '../openai/completion.ts';
 import { sseResponse } from '../sse-response.ts';
@@ -73,7 +74,7 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logge
     }
     // A header-less request that sends a whole history (OpenAI clients) is self-contained: nothing to keep.
     const stateless = !c.req.header('x-session-id') && body.messages.filter((m) => m.role !== 'system').length > 1;
-    const release = deps.sessions.beginTurn(session);
+    const release = await deps.sessions.beginTurn(session, { defer: (write) => background(c, write) });
     c.req.raw.signal.addEventListener('abort', release, { once: true });
     let events: AsyncIterable<ChatEvent>;
     try {

@@ -175,3 +175,48 @@ describe('X-Session-ID sessions', () => {
     expect(after.status).toBe(200);
   });
 });
+
+/** Edge instances sharing one database (Workers isolates) see each other's turns through a lease in it. */
+describe('turns across instances (turnLeaseMs)', () => {
+  const principal = { id: 'key-1', kind: 'api-key' as const, projectId: 'p' };
+
+  it('a turn on a stored session in one instance is a 409 in another until it is released', async () => {
+    const { db, cleanup } = await tempDb();
+    try {
+      const a = new SessionStore(db, { turnLeaseMs: 60_000 });
+      const b = new SessionStore(db, { turnLeaseMs: 60_000 });
+      const stored = await a.create(principal);
+      const writes: Promise<unknown>[] = [];
+      const release = await a.beginTurn(stored, { defer: (w) => writes.push(w) });
+      const seen = (await b.resolve(stored.id, principal))!;
+      expect(seen.id).toBe(stored.id);
+      await expect(b.beginTurn(seen)).rejects.toMatchObject({ status: 409, code: 'session_busy' });
+      release();
+      await Promise.all(writes);
+      const again = await b.beginTurn(seen);
+      again();
+      // Without the lease each instance only knows its own turns (one process: the default).
+      const [c, d] = [new SessionStore(db), new SessionStore(db)];
+      const held = await c.beginTurn(stored);
+      const other = await d.beginTurn(stored);
+      held();
+      other();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('a session not stored yet takes no lease (no database write for a header-less turn)', async () => {
+    const { db, cleanup } = await tempDb();
+    try {
+      const store = new SessionStore(db, { turnLeaseMs: 60_000 });
+      const fresh = store.fresh(principal);
+      const release = await store.beginTurn(fresh);
+      await expect(store.beginTurn(fresh)).rejects.toMatchObject({ status: 409 });
+      release();
+      expect(await db.select({ n: count() }).from(sessions).get()).toEqual({ n: 0 });
+    } finally {
+      cleanup();
+    }
+  });
+});
