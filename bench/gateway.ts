@@ -204,7 +204,7 @@ async function using<T>(child: Child, body: () => Promise<T>): Promise<T> {
 }
 
 function npm(name: string, args: string[], env: Record<string, string>): Child {
-  const serverEnv = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env };
+  const serverEnv = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', LLM_NATIVE_BUILD: 'off', ...env };
   return start({ name, command: 'npm', args: ['run', '-s', ...args], env: serverEnv, cwd: ROOT });
 }
 

@@ -103,6 +103,8 @@ export async function run(): Promise<void> {
         LLM_THREADS: '1',
         LLM_PARALLEL: '1',
         LOG_LEVEL: 'warn',
+        // No background build of llama.cpp competing with the measurement.
+        LLM_NATIVE_BUILD: 'off',
       },
     });
     const url = await listeningUrl(server, { timeoutMs: 60_000 });

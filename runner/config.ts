@@ -44,6 +44,8 @@ export interface Config {
   llmParallel: number;
   /** Most tokens one answer may generate (`LLM_MAX_TOKENS`); undefined: the room the prompt leaves in the context. */
   llmMaxTokens: number | undefined;
+  /** `LLM_NATIVE_BUILD`: `auto` builds llama.cpp for this CPU in the background when it can; `off` never does. */
+  llmNativeBuild: 'auto' | 'off';
   /** -1: never unload. */
   modelKeepAliveMs: number;
   /** Idle time after which a session is removed (`SESSION_TTL`, default 24 h; -1: never). */
@@ -140,6 +142,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
   const llmThreads = positive('LLM_THREADS', defaultThreads());
   const llmParallel = positive('LLM_PARALLEL', 4);
   const llmMaxTokens = str('LLM_MAX_TOKENS') === undefined ? undefined : positive('LLM_MAX_TOKENS', 1);
+  const llmNativeBuild = str('LLM_NATIVE_BUILD') ?? 'auto';
+  if (llmNativeBuild !== 'auto' && llmNativeBuild !== 'off') {
+    problems.push(`LLM_NATIVE_BUILD must be auto or off, got ${llmNativeBuild}`);
+  }
   let modelKeepAliveMs = 300_000;
   try {
     modelKeepAliveMs = parseDuration(str('MODEL_KEEP_ALIVE') ?? '5m');
@@ -191,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     llmThreads,
     llmParallel,
     llmMaxTokens,
+    llmNativeBuild: llmNativeBuild === 'off' ? 'off' : 'auto',
     modelKeepAliveMs,
     sessionTtlMs,
   };

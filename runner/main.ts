@@ -6,6 +6,8 @@ import { createRunnerVerifier } from '../shared/runner-token.ts';
 import { nodeHs256 } from './node-hs256.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { runHeartbeat } from './heartbeat.ts';
+import { llamaRuntime } from './llm/llama-runtime.ts';
+import { buildForThisCpu, nativeBuildSkipReason, onPath } from './llm/native-build.ts';
 import { createRunnerRpc } from './rpc.ts';
 import { serveFetch, type Served } from './serve.ts';
 import { buildServerDeps, localInference } from './server-deps.ts';
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
     config.mode === 'runner' ? await startRunner(config, logger, stop.signal) : await startServer(config, logger);
   console.log(`listening on ${served.url}`);
   logger.info('started', { mode: config.mode, url: served.url });
+  if (config.mode !== 'edge') void buildNativeWhenUseful(config, logger, stop.signal);
   const shutdown = async () => {
     stop.abort();
     await served.close();
@@ -33,6 +36,24 @@ async function startServer(config: Config, logger: Logger): Promise<Served> {
   const app = createApp(deps);
   if (config.sessionTtlMs > 0) sweepSessions(deps.sessions, Math.min(config.sessionTtlMs, 3_600_000), logger);
   return serveFetch(app.fetch, config.host, config.port);
+}
+
+/** Starts a background build of llama.cpp for this CPU when it would be faster and can be built (see native-build.ts). */
+async function buildNativeWhenUseful(config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
+  try {
+    const llama = await llamaRuntime();
+    const reason = nativeBuildSkipReason({
+      setting: config.llmNativeBuild,
+      ci: Boolean(process.env.CI),
+      buildType: llama.buildType,
+      gpu: llama.gpu,
+      has: (command) => onPath(command),
+    });
+    if (reason) logger.debug('no llama.cpp build for this CPU', { reason });
+    else await buildForThisCpu(logger, signal);
+  } catch (err) {
+    if (!signal.aborted) logger.warn('llama.cpp build not started', { error: (err as Error).message });
+  }
 }
 
 /** Removes idle sessions now and every `everyMs`; a failed sweep is logged and retried next time. */
