@@ -41,12 +41,13 @@ async function startServer(config: Config, logger: Logger): Promise<Served> {
 /** Starts a background build of llama.cpp for this CPU when it would be faster and can be built (see native-build.ts). */
 async function buildNativeWhenUseful(config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
   try {
-    const llama = await llamaRuntime();
-    const reason = nativeBuildSkipReason({
+    const reason = await nativeBuildSkipReason({
       setting: config.llmNativeBuild,
       ci: Boolean(process.env.CI),
-      buildType: llama.buildType,
-      gpu: llama.gpu,
+      binding: async () => {
+        const llama = await llamaRuntime();
+        return { buildType: llama.buildType, gpu: llama.gpu };
+      },
       has: (command) => onPath(command),
     });
     if (reason) logger.debug('no llama.cpp build for this CPU', { reason });

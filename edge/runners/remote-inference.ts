@@ -93,26 +93,26 @@ export class RemoteInference implements Inference {
   }
 
   async chat(request: ChatRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>> {
-    const body = { sessionId: options.sessionId, request, download: options.download };
-    const init = { method: 'POST', body, signal: options.signal };
-    return this.#stream<ChatEvent>(
-      '/_runner/v1/chat',
-      init,
-      { model: request.model, runnerId: options.runnerId },
-      options,
-      (event) => event.type === 'done',
-    );
+    return this.#generate('/_runner/v1/chat', request, options);
   }
 
   async complete(
     request: CompletionRequest,
     options: CallOptions & { sessionId: string },
   ): Promise<AsyncIterable<ChatEvent>> {
+    return this.#generate('/_runner/v1/complete', request, options);
+  }
+
+  /** A generation rpc on the session's runner: streams its events until `done`. */
+  #generate(
+    path: string,
+    request: ChatRequest | CompletionRequest,
+    options: CallOptions & { sessionId: string },
+  ): Promise<AsyncIterable<ChatEvent>> {
     const body = { sessionId: options.sessionId, request, download: options.download };
-    const init = { method: 'POST', body, signal: options.signal };
     return this.#stream<ChatEvent>(
-      '/_runner/v1/complete',
-      init,
+      path,
+      { method: 'POST', body, signal: options.signal },
       { model: request.model, runnerId: options.runnerId },
       options,
       (event) => event.type === 'done',

@@ -11,10 +11,11 @@ export interface NativeBuildFacts {
   /** `LLM_NATIVE_BUILD`: `auto` (default) or `off`. */
   setting: string | undefined;
   ci: boolean;
-  /** How node-llama-cpp loaded llama.cpp: `localBuild` (built here) or `prebuilt`. */
-  buildType: string;
-  /** The GPU backend in use, false on CPU. */
-  gpu: string | false;
+  /**
+   * How node-llama-cpp loaded llama.cpp (`localBuild`: built here, or `prebuilt`) and the GPU backend in use
+   * (false on CPU); asked only when the setting and CI allow a build, since it loads llama.cpp.
+   */
+  binding(): Promise<{ buildType: string; gpu: string | false }>;
   /** Whether a command is on PATH. */
   has(command: string): boolean;
 }
@@ -24,11 +25,12 @@ export interface NativeBuildFacts {
  * elsewhere, no OpenMP) and measured 1.1–1.4× slower here than the same llama.cpp built on the machine;
  * a GPU backend is already the fast path, and without cmake and a compiler nothing can be built.
  */
-export function nativeBuildSkipReason(facts: NativeBuildFacts): string | null {
+export async function nativeBuildSkipReason(facts: NativeBuildFacts): Promise<string | null> {
   if (facts.setting === 'off') return 'LLM_NATIVE_BUILD=off';
   if (facts.ci) return 'CI';
-  if (facts.buildType === 'localBuild') return 'llama.cpp is already built for this machine';
-  if (facts.gpu !== false) return `the prebuilt ${facts.gpu} binary is in use`;
+  const { buildType, gpu } = await facts.binding();
+  if (buildType === 'localBuild') return 'llama.cpp is already built for this machine';
+  if (gpu !== false) return `the prebuilt ${gpu} binary is in use`;
   if (!facts.has('cmake')) return 'no cmake on PATH';
   if (!['c++', 'g++', 'clang++'].some((c) => facts.has(c))) return 'no C++ compiler on PATH';
   return null;

@@ -21,15 +21,15 @@ describe('completion prompt tokens', () => {
     await plain.dispose();
   });
   const text = (model: LlamaModel, request: Omit<CompletionRequest, 'model'>, budget = 400) =>
-    model.detokenize(completionTokens(model, { model: 'm', ...request }, budget, 'm'), true);
+    model.detokenize(completionTokens(model, { model: 'm', ...request }, budget), true);
 
   it('a prompt gets the BOS once, and special tokens written in it are read as such', () => {
-    const tokens = completionTokens(plain, { model: 'm', prompt: '<|im_start|>user' }, 400, 'm');
+    const tokens = completionTokens(plain, { model: 'm', prompt: '<|im_start|>user' }, 400);
     expect(tokens[0]).toBe(plain.tokens.bos);
     expect(tokens[1]).toBe(plain.tokenize('<|im_start|>', true)[0]);
-    expect(
-      completionTokens(plain, { model: 'm', prompt: '<s>hi' }, 400, 'm').filter((t) => t === tokens[0]),
-    ).toHaveLength(1);
+    expect(completionTokens(plain, { model: 'm', prompt: '<s>hi' }, 400).filter((t) => t === tokens[0])).toHaveLength(
+      1,
+    );
   });
 
   it('fill-in-the-middle: prefix, suffix, middle, in the model’s FIM tokens', () => {
@@ -41,7 +41,7 @@ describe('completion prompt tokens', () => {
   it('a fill that does not fit keeps the end of the prefix and the start of the suffix', () => {
     const prefix = Array.from({ length: 200 }, (_, i) => `p${i}`).join(' ');
     const suffix = Array.from({ length: 200 }, (_, i) => `s${i}`).join(' ');
-    const tokens = completionTokens(fim, { model: 'm', prompt: prefix, suffix }, 120, 'm');
+    const tokens = completionTokens(fim, { model: 'm', prompt: prefix, suffix }, 120);
     expect(tokens.length).toBeLessThanOrEqual(120);
     const filled = fim.detokenize(tokens, true);
     expect(filled).toMatch(/p199<\|fim_suffix\|>s0 /);
@@ -50,7 +50,7 @@ describe('completion prompt tokens', () => {
   });
 
   it('a suffix on a model without FIM tokens is a 400 on suffix', () => {
-    expect(() => completionTokens(plain, { model: 'tiny-chat', prompt: 'a', suffix: 'b' }, 400, 'tiny-chat')).toThrow(
+    expect(() => completionTokens(plain, { model: 'tiny-chat', prompt: 'a', suffix: 'b' }, 400)).toThrow(
       expect.objectContaining({ status: 400, param: 'suffix', message: expect.stringMatching(/fill-in-the-middle/) }),
     );
   });

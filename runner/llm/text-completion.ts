@@ -29,7 +29,7 @@ export function generateCompletion(
   const sampler = samplerOptions(chat.model, request);
   const maxTokens = Math.min(ceiling, request.maxTokens ?? DEFAULT_COMPLETION_TOKENS);
   const contextSize = slot.sequence.contextSize;
-  const tokens = completionTokens(chat.model, request, contextSize - 1 - maxTokens, request.model);
+  const tokens = completionTokens(chat.model, request, contextSize - 1 - maxTokens);
   if (chat.batcher.roomFor(slot.sequence, tokens.length) < maxTokens) {
     throw new AppError(
       400,
@@ -71,7 +71,7 @@ export function generateCompletion(
  * it read as such. With a suffix, the model's fill-in-the-middle layout (prefix, suffix, middle), trimmed to
  * `budget` tokens: the suffix keeps at least a quarter of the room, the prefix its end (next to the gap).
  */
-export function completionTokens(model: LlamaModel, request: CompletionRequest, budget: number, name: string): Token[] {
+export function completionTokens(model: LlamaModel, request: CompletionRequest, budget: number): Token[] {
   const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
   if (request.suffix === undefined) {
     const tokens = model.tokenize(request.prompt, true);
@@ -79,7 +79,7 @@ export function completionTokens(model: LlamaModel, request: CompletionRequest, 
   }
   const { prefix: pre, suffix: suf, middle: mid } = model.tokens.infill;
   if (pre == null || suf == null) {
-    throw new AppError(400, `suffix: ${name} has no fill-in-the-middle tokens`, { param: 'suffix' });
+    throw new AppError(400, `suffix: ${request.model} has no fill-in-the-middle tokens`, { param: 'suffix' });
   }
   const left = budget - 2 - (mid != null ? 1 : 0) - (bos != null ? 1 : 0);
   if (left < 1) {
