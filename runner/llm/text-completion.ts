@@ -8,7 +8,7 @@ import { samplerOptions } from './sampler-options.ts';
 import type { Slot } from './sequence-slots.ts';
 
 /** OpenAI's default `max_tokens` for text completions. */
-export const DEFAULT_COMPLETION_TOKENS = 16;
+const DEFAULT_COMPLETION_TOKENS = 16;
 
 /**
  * Completes `request.prompt` (or fills the gap between it and
