@@ -5,11 +5,12 @@ import { LlmEngine } from '../runner/llm/llm-engine.ts';
 import { defaultThreads } from '../runner/llm/llama-runtime.ts';
 import { modelFiles } from '../runner/models/model-files.ts';
 import type { ChatMessage } from '../shared/schemas/chat.ts';
-import { parseSSE } from '../shared/sse.ts';
 import { buildTinyLlama } from '../test/fixtures/tiny-llama.ts';
+import { chatDeltas, longHistory } from './lib/chat-stream.ts';
 import { measureBatching } from './lib/llm-batching.ts';
 import { measureCompletions } from './lib/llm-completions.ts';
 import { measureDownloadThroughput } from './lib/download-throughput.ts';
+import { measureAgainstLlamaServer } from './lib/llm-peer.ts';
 import { measurePrefillStall } from './lib/llm-prefill-stall.ts';
 import { listeningUrl, start, stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
 
@@ -19,16 +20,6 @@ const MODEL = 'bench-llm';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
-
-/** A long shared history (~1,500 tokens on the tiny byte-level vocabulary). */
-function history(): ChatMessage[] {
-  const words = 'the quick brown fox jumps over the lazy dog while edgerunner keeps the cache warm'.split(' ');
-  const text = Array.from({ length: 300 }, (_, i) => words[i % words.length]).join(' ');
-  return [
-    { role: 'system', content: 'You summarise long texts.' },
-    { role: 'user', content: text },
-  ];
-}
 
 /** Tokens/s of one streamed answer, from its first token to its last. */
 async function streamRate(chunks: AsyncIterable<string>): Promise<{ rate: number; tokens: number; ttftMs: number }> {
@@ -47,18 +38,8 @@ async function* engineChunks(engine: LlmEngine, session: string, messages: ChatM
   for await (const e of events) if (e.type === 'text') yield e.text;
 }
 
-async function* httpChunks(url: string, session: string | undefined, messages: ChatMessage[], maxTokens: number) {
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(session ? { 'x-session-id': session } : {}) },
-    body: JSON.stringify({ model: MODEL, messages, stream: true, max_tokens: maxTokens, temperature: 0 }),
-  });
-  if (!res.ok) throw new Error(`chat answered ${res.status}: ${await res.text()}`);
-  for await (const data of parseSSE(res.body!)) {
-    if (data === '[DONE]') return;
-    const content = JSON.parse(data).choices[0]?.delta?.content;
-    if (content) yield content as string;
-  }
+function httpChunks(url: string, session: string | undefined, messages: ChatMessage[], maxTokens: number) {
+  return chatDeltas({ url, model: MODEL, session, messages, maxTokens });
 }
 
 /**
@@ -68,7 +49,9 @@ async function* httpChunks(url: string, session: string | undefined, messages: C
  * second-turn time to first token with a long shared history vs the first turn;
  * /v1/completions tokens/s vs node-llama-cpp's LlamaCompletion, and a fill-in-the-middle's TTFT asked again;
  * a running stream's p99 inter-token gap while a 4k-token prompt arrives, prefill in chunks vs whole;
- * model download throughput vs a plain fetch from the same local server, unverified and sha256-verified.
+ * model download throughput vs a plain fetch from the same local server, unverified and sha256-verified;
+ * and edgerunner vs llama.cpp's llama-server built from the same llama.cpp, at 1 and 2 threads
+ * (BENCH_PEER=off skips it; the first run builds llama-server, minutes).
  */
 export async function run(): Promise<void> {
   stopChildrenOnExit();
@@ -120,7 +103,7 @@ export async function run(): Promise<void> {
     }
 
     // Second turn of one session: the history is already in its sequence's KV cache.
-    const first = history();
+    const first = longHistory();
     const firstTurn: number[] = [];
     const secondTurn: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
@@ -151,6 +134,7 @@ export async function run(): Promise<void> {
     const stall = await measurePrefillStall({ promptTokens: 4096, threads: defaultThreads() });
     const download = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024 });
     const verified = await measureDownloadThroughput({ sizeBytes: 200 * 1024 * 1024, verify: true });
+    const peer = process.env.BENCH_PEER === 'off' ? undefined : await measureAgainstLlamaServer({ threads: [1, 2] });
 
     const rows = [
       ['streaming tok/s, in process (node-llama-cpp)', median(inProcess).toFixed(0), ''],
@@ -179,6 +163,7 @@ export async function run(): Promise<void> {
         verified.downloaderMBps.toFixed(0),
         `${verified.ratio.toFixed(2)}× plain fetch (hashed in a worker)`,
       ],
+      ...(peer?.rows ?? []),
     ];
     const width = Math.max(...rows.map((r) => r[0]!.length));
     console.log(`\nllm benchmark (${TOKENS} tokens per stream, median of ${ROUNDS})`);
