@@ -78,6 +78,27 @@ describe('LLM routes on the embedded engines (tiny scripted model)', () => {
     expect(body.usage.prompt_tokens).toBeGreaterThan(0);
   });
 
+  it('a session’s second turn reuses its KV cache: usage.prompt_tokens_details.cached_tokens says how much', async () => {
+    const session = (await t.app.request('/v1/session')).headers.get('x-session-id')!;
+    const history = [{ role: 'user', content: 'Tell me about the quick brown fox and the lazy dog.' }];
+    const ask = async (messages: unknown[]) =>
+      (
+        await (
+          await t.app.request('/v1/chat/completions', json({ model: 'tiny-chat', temperature: 0, messages }, session))
+        ).json()
+      ).usage;
+    const first = await ask(history);
+    const second = await ask([
+      ...history,
+      { role: 'assistant', content: SCRIPTED_ANSWER },
+      { role: 'user', content: 'More.' },
+    ]);
+    expect(second.prompt_tokens).toBeGreaterThan(first.prompt_tokens);
+    // The first turn's prompt is in the sequence's KV cache; only the answer's end and the new message are evaluated.
+    expect(second.prompt_tokens_details.cached_tokens).toBeGreaterThanOrEqual(first.prompt_tokens);
+    expect(second.prompt_tokens_details.cached_tokens).toBeLessThan(second.prompt_tokens);
+  });
+
   it('streams chunks: role first, content, finish_reason, usage, [DONE]', async () => {
     const res = await t.app.request(
       '/v1/chat/completions',

@@ -82,6 +82,7 @@ export function generateChat(
       });
   let completionTokens = 0;
   let promptTokens: number | undefined;
+  let cachedTokens: number | undefined;
   const maxTokens = Math.max(
     1,
     Math.min(
@@ -121,6 +122,7 @@ export function generateChat(
         .then((result) => {
           completionTokens = result.completionTokens;
           promptTokens = result.promptTokens;
+          cachedTokens = result.promptTokens - result.evaluatedPromptTokens;
           return { metadata: { stopReason: result.stopReason }, functionCalls: undefined };
         })
     : functions
@@ -154,6 +156,7 @@ export function generateChat(
           prompt_tokens: promptTokens ?? Math.max(0, total - completionTokens),
           completion_tokens: completionTokens,
           total_tokens: Math.max(total, completionTokens),
+          ...(cachedTokens !== undefined && { prompt_tokens_details: { cached_tokens: cachedTokens } }),
         },
       });
       queue.end();

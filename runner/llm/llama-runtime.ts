@@ -34,10 +34,9 @@ export function physicalCores(): number {
 }
 
 /**
- * Default inference threads: one per physical core. On the 2-core machines
- * here, 2 threads served 4 concurrent sessions faster than 1 (77–79 vs 68
- * tok/s on a 400 MB model) but a single stream slower (35–38 vs 43): set
- * LLM_THREADS to what `npm run bench -- llm` says for your load.
+ * Default inference threads: one per physical core. On the 2-core machines here, with llama.cpp built for the CPU,
+ * 2 threads ran 1.8× the 1-thread rate for one stream and for four (README, "Against llama.cpp's own server");
+ * set LLM_THREADS to what `npm run bench -- llm-peer` says for your machine and load.
  */
 export function defaultThreads(): number {
   return physicalCores();

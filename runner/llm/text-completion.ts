@@ -57,6 +57,7 @@ export function generateCompletion(
           prompt_tokens: result.promptTokens,
           completion_tokens: written,
           total_tokens: result.promptTokens + written,
+          prompt_tokens_details: { cached_tokens: result.promptTokens - result.evaluatedPromptTokens },
         },
       });
       queue.end();

@@ -116,6 +116,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** OpenAI's: how many prompt tokens came from the cache (the session's KV cache here) instead of being evaluated. */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
