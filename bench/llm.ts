@@ -12,7 +12,8 @@ import { measureCompletions } from './lib/llm-completions.ts';
 import { measureDownloadThroughput } from './lib/download-throughput.ts';
 import { measureAgainstLlamaServer } from './lib/llm-peer.ts';
 import { measurePrefillStall } from './lib/llm-prefill-stall.ts';
-import { listeningUrl, start, stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
+import { stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
+import { startEmbeddedServer } from './lib/embedded-server.ts';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 300);
 const ROUNDS = 3;
@@ -74,23 +75,7 @@ export async function run(): Promise<void> {
       parallel: 1,
       keepAliveMs: -1,
     });
-    const server = start({
-      name: 'embedded',
-      command: 'npm',
-      args: ['start', '-s'],
-      env: {
-        HOST: '127.0.0.1',
-        PORT: '0',
-        DATA_DIR: dir,
-        MODELS_FILE: catalogPath,
-        LLM_THREADS: '1',
-        LLM_PARALLEL: '1',
-        LOG_LEVEL: 'warn',
-        // No background build of llama.cpp competing with the measurement.
-        LLM_NATIVE_BUILD: 'off',
-      },
-    });
-    const url = await listeningUrl(server, { timeoutMs: 60_000 });
+    const { url } = await startEmbeddedServer({ dir, catalog: catalogPath, threads: 1, parallel: 1 });
     const prompt: ChatMessage[] = [{ role: 'user', content: 'Count.' }];
     await streamRate(engineChunks(engine, 'warm', prompt, 20));
     await streamRate(httpChunks(url, undefined, prompt, 20));

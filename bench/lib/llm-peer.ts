@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { llamaRuntime } from '../../runner/llm/llama-runtime.ts';
 import type { ChatMessage } from '../../shared/schemas/chat.ts';
 import { buildTinyLlama } from '../../test/fixtures/tiny-llama.ts';
-import { freePort, listeningUrl, start, stop, untilOk, type Child } from '../../test/helpers/child-processes.ts';
+import { freePort, start, stop, untilOk, type Child } from '../../test/helpers/child-processes.ts';
+import { startEmbeddedServer } from './embedded-server.ts';
 import { longHistory, timedChatStream, type StreamTiming } from './chat-stream.ts';
 import { llamaServer } from './llama-server.ts';
 
@@ -76,7 +77,7 @@ export async function measureAgainstLlamaServer({
     );
     for (const t of threads) {
       const servers = [
-        await startEdgerunner({ dir, catalog, threads: t, parallel: streams }),
+        { name: 'edgerunner', ...(await startEmbeddedServer({ dir, catalog, threads: t, parallel: streams })) },
         await startLlamaServer({ binary, modelPath, threads: t, parallel: streams }),
       ];
       try {
@@ -114,30 +115,6 @@ export async function measureAgainstLlamaServer({
   );
   for (const [label, value, note] of rows) log(`${label.padEnd(width)}  ${value.padStart(14)}  ${note}`);
   return { commit, binding, rows };
-}
-
-async function startEdgerunner(o: {
-  dir: string;
-  catalog: string;
-  threads: number;
-  parallel: number;
-}): Promise<Server> {
-  const child = start({
-    name: 'edgerunner',
-    command: 'npm',
-    args: ['start', '-s'],
-    env: {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: o.dir,
-      MODELS_FILE: o.catalog,
-      LLM_THREADS: String(o.threads),
-      LLM_PARALLEL: String(o.parallel),
-      LOG_LEVEL: 'warn',
-      LLM_NATIVE_BUILD: 'off',
-    },
-  });
-  return { name: 'edgerunner', url: await listeningUrl(child, { timeoutMs: 60_000 }), child };
 }
 
 async function startLlamaServer(o: {
