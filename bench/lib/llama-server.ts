@@ -18,7 +18,7 @@ const packageRoot = () => dirname(dirname(createRequire(import.meta.url).resolve
 /**
  * Builds llama.cpp's own server from the source node-llama-cpp ships inside its npm package
  * (`llama/gitRelease.bundle`, no network), for this CPU, with llama.cpp's default options, and caches it
- * under node_modules/.cache by commit: the first run takes minutes (~7 on 2 cores), later ones none.
+ * under node_modules/.cache by commit: the first run takes minutes (~10 on 2 cores), later ones none.
  * Needs git, cmake and a C++ compiler.
  */
 export async function llamaServer({ log = console.log } = {}): Promise<LlamaServerBuild> {
@@ -37,19 +37,19 @@ export async function llamaServer({ log = console.log } = {}): Promise<LlamaServ
   await mkdir(cache, { recursive: true });
   const source = join(cache, 'src');
   const jobs = String(availableParallelism());
-  const minutes = 30 * 60_000;
-  await runToEnd({ name: 'git clone', command: 'git', args: ['clone', '-q', bundle, source], timeoutMs: minutes });
+  const limit = 30 * 60_000;
+  await runToEnd({ name: 'git clone', command: 'git', args: ['clone', '-q', bundle, source], timeoutMs: limit });
   await runToEnd({
     name: 'cmake configure',
     command: 'cmake',
     args: ['-S', source, '-B', build, '-DCMAKE_BUILD_TYPE=Release', '-DLLAMA_CURL=OFF', '-DLLAMA_BUILD_TESTS=OFF'],
-    timeoutMs: minutes,
+    timeoutMs: limit,
   });
   await runToEnd({
     name: 'cmake build',
     command: 'cmake',
     args: ['--build', build, '--target', 'llama-server', '-j', jobs],
-    timeoutMs: minutes,
+    timeoutMs: limit,
   });
   await writeFile(done, `${commit}\n`);
   return { binary, commit };

@@ -182,7 +182,13 @@ describe('anthropicEvents', () => {
       {
         type: 'done',
         finishReason: 'tool_calls',
-        usage: { prompt_tokens: 15, completion_tokens: 40, total_tokens: 55 },
+        // Cache reads count in the prompt and are passed on as OpenAI's cached_tokens.
+        usage: {
+          prompt_tokens: 15,
+          completion_tokens: 40,
+          total_tokens: 55,
+          prompt_tokens_details: { cached_tokens: 3 },
+        },
       },
     ]);
   });

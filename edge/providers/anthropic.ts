@@ -204,16 +204,23 @@ export async function* anthropicEvents(
 ): AsyncGenerator<ChatEvent> {
   const tools = new Map<number, { id: string; name: string; json: string; input: unknown }>();
   let input = 0;
+  let cached: number | undefined;
   let output = 0;
   let finish: FinishReason = 'stop';
   let stopped = false;
-  const usage = (): Usage => ({ prompt_tokens: input, completion_tokens: output, total_tokens: input + output });
+  const usage = (): Usage => ({
+    prompt_tokens: input,
+    completion_tokens: output,
+    total_tokens: input + output,
+    ...(cached !== undefined && { prompt_tokens_details: { cached_tokens: cached } }),
+  });
   for await (const payload of data) {
     const event = parseEvent(name, payload) as StreamEvent;
     const index = event.index ?? 0;
     if (event.type === 'message_start') {
       const u = event.message?.usage ?? {};
       input = inputTokens(u);
+      cached = u.cache_read_input_tokens ?? undefined;
       output = u.output_tokens ?? 0;
     } else if (event.type === 'content_block_start') {
       const block = event.content_block;
@@ -237,6 +244,7 @@ export async function* anthropicEvents(
       if (event.delta?.stop_reason) finish = toFinishReason(event.delta.stop_reason);
       if (event.usage?.output_tokens != null) output = event.usage.output_tokens;
       if (event.usage?.input_tokens != null) input = inputTokens(event.usage);
+      if (event.usage?.cache_read_input_tokens != null) cached = event.usage.cache_read_input_tokens;
     } else if (event.type === 'message_stop') {
       stopped = true;
       break;

@@ -103,7 +103,16 @@ describe('openAIEvents', () => {
           delta({ content: 'Hel' }),
           delta({ content: 'lo' }),
           delta({}, 'length'),
-          { id: 'chatcmpl-1', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } },
+          {
+            id: 'chatcmpl-1',
+            choices: [],
+            usage: {
+              prompt_tokens: 5,
+              completion_tokens: 2,
+              total_tokens: 7,
+              prompt_tokens_details: { cached_tokens: 4 },
+            },
+          },
           '[DONE]',
         ]),
         { name: 'OpenAI' },
@@ -112,7 +121,11 @@ describe('openAIEvents', () => {
     expect(events).toEqual([
       { type: 'text', text: 'Hel' },
       { type: 'text', text: 'lo' },
-      { type: 'done', finishReason: 'length', usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } },
+      {
+        type: 'done',
+        finishReason: 'length',
+        usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_tokens_details: { cached_tokens: 4 } },
+      },
     ]);
   });
 

@@ -107,7 +107,13 @@ interface Chunk {
 function toUsage(u: Partial<Usage>): Usage {
   const prompt = u.prompt_tokens ?? 0;
   const completion = u.completion_tokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: u.total_tokens ?? prompt + completion };
+  const cached = u.prompt_tokens_details?.cached_tokens;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: u.total_tokens ?? prompt + completion,
+    ...(typeof cached === 'number' && { prompt_tokens_details: { cached_tokens: cached } }),
+  };
 }
 
 function toFinishReason(reason: string): FinishReason {

@@ -5,8 +5,8 @@ import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
 let shared: Promise<Llama> | undefined;
 
 /**
- * The process-wide llama.cpp binding: prebuilt binaries only (never a source
- * build); a GPU when one is usable, else CPU.
+ * The process-wide llama.cpp binding: a build made on this machine when there is one (see native-build.ts), else
+ * node-llama-cpp's prebuilt binary; never a build at load. A GPU when one is usable, else CPU.
  */
 export function llamaRuntime(): Promise<Llama> {
   shared ??= getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.error }).catch(() =>
