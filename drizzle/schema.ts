@@ -100,7 +100,10 @@ export const threads = sqliteTable(
       .notNull()
       .default(sql`(unixepoch() * 1000)`),
   },
-  (t) => [index('threads_principal_idx').on(t.principal)],
+  (t) => [
+    index('threads_principal_idx').on(t.principal, t.createdAt),
+    index('threads_project_idx').on(t.projectId, t.createdAt),
+  ],
 );
 
 export const messages = sqliteTable(
@@ -120,14 +123,18 @@ export const messages = sqliteTable(
   (t) => [uniqueIndex('messages_thread_seq_idx').on(t.threadId, t.seq)],
 );
 
-/** Agents a `callable` tool can run. */
+/**
+ * Agents a `callable` tool can run. Like threads they belong to the caller's project, or, with no
+ * project (anonymous local use), to the principal; slugs are unique within that owner. No foreign
+ * key on the project: an entity token may name a project this database has no row for.
+ */
 export const agents = sqliteTable(
   'agents',
   {
     id: text('id').primaryKey(),
-    projectId: text('project_id')
-      .notNull()
-      .references(() => projects.id),
+    projectId: text('project_id'),
+    /** Who created it; the owner when projectId is null. */
+    principal: text('principal').notNull(),
     slug: text('slug').notNull(),
     name: text('name').notNull(),
     config: text('config', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
@@ -136,7 +143,14 @@ export const agents = sqliteTable(
       .notNull()
       .default(sql`(unixepoch() * 1000)`),
   },
-  (t) => [uniqueIndex('agents_project_slug_idx').on(t.projectId, t.slug)],
+  (t) => [
+    uniqueIndex('agents_project_slug_idx')
+      .on(t.projectId, t.slug)
+      .where(sql`project_id is not null`),
+    uniqueIndex('agents_principal_slug_idx')
+      .on(t.principal, t.slug)
+      .where(sql`project_id is null`),
+  ],
 );
 
 /** A project's own keys for hosted providers (`openai`, `anthropic`, `groq`, a providers.json id); they win over the server's. */
