@@ -4,12 +4,16 @@ import { requestId } from 'hono/request-id';
 import { AppError } from '../shared/errors.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../shared/limits.ts';
 import { LocalAccess } from './auth/local-access.ts';
+import { createExecDeps } from './exec/exec-deps.ts';
 import type { AppDeps, AppEnv } from './env.ts';
 import { authenticate } from './middleware/auth.ts';
 import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { session } from './middleware/session.ts';
 import { chatRoutes } from './routes/chat.ts';
+import { execAgentRoutes } from './routes/exec-agents.ts';
+import { execThreadRoutes } from './routes/exec-threads.ts';
+import { execRoundRoutes } from './routes/exec.ts';
 import { completionRoutes } from './routes/completions.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -54,6 +58,9 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', completionRoutes(deps));
   app.route('/v1', stopRoutes(deps));
   app.route('/v1', embeddingRoutes(deps));
+  app.route('/llm-exec', execRoundRoutes({ ...deps, exec: deps.exec ?? createExecDeps() }));
+  app.route('/llm-exec', execThreadRoutes(deps));
+  app.route('/llm-exec', execAgentRoutes(deps));
 
   app.notFound(notFound);
   app.onError(onError(deps.logger));

@@ -4,6 +4,7 @@ import type { Logger } from '../shared/log.ts';
 import type { ApiKeyStore } from './auth/api-keys.ts';
 import type { Scope } from './auth/scopes.ts';
 import type { TokenVerifier } from './auth/tokens.ts';
+import type { ExecDeps } from './exec/round-services.ts';
 import type { RunnerPool } from './runners/pool.ts';
 import type { SessionRecord, SessionStore } from './sessions/session-store.ts';
 
@@ -42,6 +43,8 @@ export interface AppDeps {
   corsOrigins?: string[];
   /** Largest accepted request body; default 25 MB. */
   maxBodyBytes?: number;
+  /** The agent API's SSRF-guarded fetch and tool adapters; default `createExecDeps()` (no allow-list). */
+  exec?: ExecDeps;
 }
 
 export interface AppEnv {

@@ -33,6 +33,8 @@ export function toChatMessages(
         if (m.content) system.push(m.content);
         return;
       case 'user':
+        // A message that only carries approval answers is no turn of the conversation.
+        if (!m.content && m.approvals?.length) return;
         chat.push({ role: 'user', content: m.content ?? '', ...(m.name ? { name: m.name } : {}) });
         return;
       case 'assistant':

@@ -81,6 +81,24 @@ function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
+const TOOLS_REFUSED = /does not support (tools|tool calling|function calling|functions)|tools? (are|is) not supported/i;
+
+/** A model (or its provider) refusing tools is the document's 400 `This model does not support tools`. */
+function toolsRefusal(err: unknown): never {
+  if (
+    err instanceof AppError &&
+    err.status === 400 &&
+    (err.code === 'tools_unsupported' || TOOLS_REFUSED.test(err.message))
+  ) {
+    throw new AppError(400, 'This model does not support tools', {
+      code: 'tools_unsupported',
+      param: 'tools',
+      cause: err,
+    });
+  }
+  throw err;
+}
+
 /**
  * Runs one round of the agent-execution API as a stream of events: the model is called, the server-side
  * tools it asks for run (in parallel, each with its own timeout and output cap) and their results go back
@@ -128,7 +146,7 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
       );
 
     // The first model call is accepted before anything streams (an unknown model is an HTTP status).
-    let answer: AsyncIterable<ChatEvent> | null = continuation.length ? null : await ask();
+    let answer: AsyncIterable<ChatEvent> | null = continuation.length ? null : await ask().catch(toolsRefusal);
     yield mark({ type: 'start', message: { role: 'assistant', model: setup.model, thread_id: setup.threadId } });
     for (const failure of toolset.failures) {
       yield mark({
@@ -164,7 +182,8 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         yield mark({ type: 'tool_result', id: call.id, tool_name: call.function.name, result: refused });
         answerTool({ id: call.id, name: call.function.name, text: refused });
       }
-      if (planned.length) yield* runCalls(planned, toolTimeoutMs, signal, services, mark, answerTool);
+      if (planned.length)
+        yield* runCalls(planned, { timeoutMs: toolTimeoutMs, signal, services, mark, answer: answerTool, usage });
       if (timeout.signal.aborted) {
         yield end('timeout', { role: 'assistant', content: null });
         return;
@@ -195,6 +214,12 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         throw err;
       }
       answer = null;
+      // A model stream that a timeout or the client cut may end quietly instead of failing.
+      if (timeout.signal.aborted && !services.signal.aborted) {
+        yield end('timeout', { role: 'assistant', content: text || null });
+        return;
+      }
+      if (services.signal.aborted) throw abortError(services.signal);
 
       if (calls.length === 0) {
         const message: AssistantMessage = { role: 'assistant', content: text };
@@ -257,7 +282,8 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         });
       }
       for (const request of approvals) yield mark({ ...request, type: 'mcp_approval_request' });
-      if (server.length) yield* runCalls(server, toolTimeoutMs, signal, services, mark, answerTool);
+      if (server.length)
+        yield* runCalls(server, { timeoutMs: toolTimeoutMs, signal, services, mark, answer: answerTool, usage });
       if (timeout.signal.aborted) {
         yield end('timeout', { role: 'assistant', content: text || null });
         return;
@@ -287,17 +313,23 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
   }
 }
 
+interface RunCallsOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  services: RoundServices;
+  mark: <E extends RoundEvent>(event: E) => E;
+  answer: (answered: Answered) => void;
+  /** The round's usage, which tools that spend tokens add to. */
+  usage: ExecUsage;
+}
+
 /**
  * Runs server-side calls at once: every `tool_call` event first (in the model's order), then each
  * `tool_result` as it completes (the id pairs them), a failure also as an `error` event.
  */
 async function* runCalls(
   planned: PlannedCall[],
-  timeoutMs: number,
-  signal: AbortSignal,
-  services: RoundServices,
-  mark: <E extends RoundEvent>(event: E) => E,
-  answer: (answered: Answered) => void,
+  { timeoutMs, signal, services, mark, answer, usage }: RunCallsOptions,
 ): AsyncGenerator<RoundEvent> {
   for (const { call, args } of planned)
     yield mark({ type: 'tool_call', id: call.id, tool_name: call.function.name, args });
@@ -307,6 +339,7 @@ async function* runCalls(
   planned.forEach(({ call, tool, args }, i) => {
     void execute(tool, args, call.id, tool.timeoutMs ?? timeoutMs, signal, services.fetch, (e) => queue.push(e)).then(
       (output) => {
+        if (output.usage) addUsage(usage, output.usage);
         const text = resultText(output.result);
         answers[i] = { id: call.id, name: call.function.name, text: capped(text, MODEL_RESULT_CHARS) };
         const result = text.length > EVENT_RESULT_CHARS ? capped(text, EVENT_RESULT_CHARS) : output.result;

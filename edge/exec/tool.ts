@@ -7,6 +7,8 @@ export interface ToolOutput {
   result: unknown;
   /** True when the call failed: the model still reads `result` (an error text), and the stream gets an error event. */
   isError?: boolean;
+  /** Model tokens the tool itself spent (a sub-agent's round): added to the round's usage. */
+  usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
 /** What every tool run is handed. */

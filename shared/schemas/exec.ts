@@ -254,3 +254,17 @@ export interface McpApprovalRequest {
   name: string;
   arguments: string;
 }
+
+/** `POST /llm-exec/agents` (and `PUT /llm-exec/agents/{id}`): an agent a `callable` tool runs. */
+export const AgentRequest = z.object({
+  /** Unique in the project; callable_id accepts it as well as the id. */
+  slug: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'slugs use lowercase letters, digits, _ and -, at most 64'),
+  name: z.string().min(1).max(256).optional(),
+  description: z.string().max(8192).optional(),
+  model: z.string().min(1).max(256),
+  instructions: z.string().max(LIMITS.messageChars).optional(),
+  tools: z.array(ToolDefinitionSchema).max(EXEC_LIMITS.tools).optional(),
+  llmConfig: LlmConfig.optional(),
+  config: ExecConfig.optional(),
+});
+export type AgentRequest = z.infer<typeof AgentRequest>;

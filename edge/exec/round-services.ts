@@ -1,0 +1,89 @@
+import type { CallOptions, Inference } from '../../shared/inference.ts';
+import type { GuardedFetch } from '../net/ssrf.ts';
+import type { Principal } from '../env.ts';
+import type { AgentStore } from './agent-store.ts';
+import { runRound, type RoundServices } from './round.ts';
+import type { RoundEvent } from './round-events.ts';
+import type { ToolOutput, ToolRunContext } from './tool.ts';
+import { callableAdapter, type StoredAgent } from './tools/callable.ts';
+import type { ToolAdapters } from './toolset.ts';
+
+/** What a deployment gives the agent API: the one SSRF-guarded fetch and the adapters of the tool types it serves. */
+export interface ExecDeps {
+  /** fetch for every user-supplied URL (OpenAPI servers, MCP servers): `createGuardedFetch`. */
+  fetch: GuardedFetch;
+  /** Adapters by tool type (`mcp`, `openapi`, `websearch`…); `custom`, `kit` and `callable` are built in. */
+  adapters: Omit<ToolAdapters, 'callable'>;
+}
+
+export interface RoundServiceOptions {
+  inference: Inference;
+  exec: ExecDeps;
+  agents: AgentStore;
+  owner: Principal;
+  /** The model calls' options (project, runner affinity, download policy) without a signal. */
+  call: CallOptions & { sessionId: string };
+  signal: AbortSignal;
+  /** Agents running above this round (a sub-round's chain), for cycle and depth checks. */
+  ancestors?: readonly string[];
+  nesting?: RoundServices['nesting'];
+}
+
+/** The services of one round: the deployment's adapters plus `callable`, whose agents run as sub-rounds. */
+export function roundServices(options: RoundServiceOptions): RoundServices {
+  const { inference, exec, agents, owner, call, signal, ancestors = [], nesting } = options;
+  const callable = callableAdapter({
+    find: (idOrSlug) => agents.find(idOrSlug, owner),
+    run: (agent, input, context) => runAgent(agent, input, context, { ...options, ancestors }),
+    ancestors,
+  });
+  return { inference, call, fetch: exec.fetch, signal, nesting, adapters: { ...exec.adapters, callable } };
+}
+
+/**
+ * Runs a stored agent as a sub-round on `input`, on a session of its own: its events go into the parent's
+ * stream (marked `nested` with the parent's call id, the agent and the depth), its answer is the tool's
+ * result and its tokens count in the parent's usage. A sub-round cannot hand client-side calls or approval
+ * requests back to the client: that ends it as a tool error.
+ */
+async function runAgent(
+  agent: StoredAgent,
+  input: string,
+  context: ToolRunContext,
+  parent: RoundServiceOptions & { ancestors: readonly string[] },
+): Promise<ToolOutput> {
+  const depth = parent.ancestors.length + 1;
+  const nesting = { call_id: context.callId ?? '', agent: agent.slug, depth };
+  const services = roundServices({
+    ...parent,
+    call: { ...parent.call, sessionId: crypto.randomUUID(), runnerId: null, onRoute: undefined },
+    signal: context.signal,
+    ancestors: [...parent.ancestors, agent.id],
+    nesting,
+  });
+  const setup = {
+    model: agent.model,
+    messages: [{ role: 'user' as const, content: input }],
+    tools: agent.tools ?? undefined,
+    instructions: agent.instructions ?? undefined,
+    llmConfig: agent.llmConfig ?? undefined,
+    config: agent.config ?? undefined,
+  };
+  let end: Extract<RoundEvent, { type: 'end' }> | undefined;
+  for await (const event of runRound(setup, services)) {
+    context.emit?.(event);
+    if (event.type === 'end' && event.nested?.depth === depth && event.nested.call_id === nesting.call_id) end = event;
+  }
+  if (!end) return { result: `Error: agent "${agent.slug}" ended without an answer`, isError: true };
+  const { usage, finish_reason: finish, message } = end;
+  if (finish === 'tool_calls' || finish === 'approval_required') {
+    const what = finish === 'tool_calls' ? 'client-side tool calls' : 'approvals';
+    return {
+      result: `Error: agent "${agent.slug}" asked for ${what}, which a sub-agent cannot get`,
+      isError: true,
+      usage,
+    };
+  }
+  const answer = message.content ?? '';
+  return finish === 'stop' ? { result: answer, usage } : { result: { answer, finish_reason: finish }, usage };
+}

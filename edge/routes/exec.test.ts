@@ -1,0 +1,571 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ExecTool } from '../exec/tool.ts';
+import { documentEvents, execTestApp } from '../../test/helpers/exec-app.ts';
+import { scriptedUpstream, type ScriptedUpstream } from '../../test/helpers/scripted-upstream.ts';
+
+let upstream: ScriptedUpstream;
+beforeAll(async () => {
+  upstream = await scriptedUpstream();
+});
+afterAll(() => upstream.close());
+beforeEach(() => {
+  upstream.requests.length = 0;
+});
+
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+const ASK = {
+  type: 'custom',
+  name: 'ask_user',
+  parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+};
+
+/** A search-engine stand-in: one `web_search` tool whose run the test controls. */
+function searchTool(run: ExecTool['run']): { websearch: () => ExecTool[] } {
+  return {
+    websearch: () => [
+      {
+        name: 'web_search',
+        description: 'Searches the web',
+        parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+        run,
+      },
+    ],
+  };
+}
+
+describe('POST /llm-exec/round', () => {
+  it("answers the Quick Start call in the document's shape", async () => {
+    const { app } = await execTestApp(upstream);
+    upstream.script([
+      { text: 'Bonjour ! Je suis un assistant IA.', usage: { prompt_tokens: 15, completion_tokens: 23 } },
+    ]);
+    const res = await app.request(
+      '/llm-exec/round',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Bonjour, qui es-tu ?' }] }),
+    );
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({
+      message: { role: 'assistant', content: 'Bonjour ! Je suis un assistant IA.' },
+      usage: { prompt_tokens: 15, completion_tokens: 23, total_tokens: 38 },
+      finish_reason: 'stop',
+    });
+  });
+
+  it('passes llmConfig, instructions and verbosity to the model', async () => {
+    const { app } = await execTestApp(upstream);
+    upstream.script([{ text: 'ok' }]);
+    await app.request(
+      '/llm-exec/round',
+      json({
+        model: 'gpt-4o-mini',
+        instructions: 'Réponds en français.',
+        messages: [
+          { role: 'system', content: 'Tu es un assistant.' },
+          { role: 'user', content: 'Salut' },
+        ],
+        llmConfig: {
+          temperature: 0.3,
+          top_p: 0.9,
+          max_completion_tokens: 50,
+          presence_penalty: 0.1,
+          frequency_penalty: 0.2,
+          seed: 42,
+          verbosity: 'low',
+        },
+      }),
+    );
+    const sent = upstream.requests[0]!;
+    expect(sent).toMatchObject({
+      temperature: 0.3,
+      top_p: 0.9,
+      presence_penalty: 0.1,
+      frequency_penalty: 0.2,
+      seed: 42,
+    });
+    expect(JSON.stringify(sent)).toContain('50');
+    const system = sent.messages[0]!;
+    expect(system.role).toBe('system');
+    expect(system.content).toContain('Tu es un assistant.');
+    expect(system.content).toContain('Réponds en français.');
+    expect(system.content).toContain('briefly');
+  });
+
+  it('runs server-side tools in a loop, sums usage over every model call, and returns what it added', async () => {
+    const { app } = await execTestApp(upstream, {
+      adapters: searchTool(async (args) => ({ result: { hits: [`about ${args.query}`] } })),
+    });
+    upstream.script([
+      {
+        calls: [{ name: 'web_search', arguments: { query: 'hono' } }],
+        usage: { prompt_tokens: 10, completion_tokens: 3 },
+      },
+      { text: 'Hono is a web framework.', usage: { prompt_tokens: 30, completion_tokens: 6 } },
+    ]);
+    const res = await app.request(
+      '/llm-exec/round',
+      json({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'What is hono?' }],
+        tools: [{ type: 'websearch' }],
+      }),
+    );
+    const body = await res.json();
+    expect(body.finish_reason).toBe('stop');
+    expect(body.message.content).toBe('Hono is a web framework.');
+    expect(body.usage).toEqual({ prompt_tokens: 40, completion_tokens: 9, total_tokens: 49 });
+    expect(body.messages.map((m: { role: string }) => m.role)).toEqual(['assistant', 'tool_response', 'assistant']);
+    const second = upstream.requests[1]!;
+    expect(second.messages.at(-1)).toMatchObject({ role: 'tool', content: JSON.stringify({ hits: ['about hono'] }) });
+    expect(second.tools?.[0]?.function.name).toBe('web_search');
+  });
+
+  it('ends with finish_reason max_loops when the model never stops calling tools', async () => {
+    const { app } = await execTestApp(upstream, { adapters: searchTool(async () => ({ result: 'nothing' })) });
+    upstream.script(() => ({ calls: [{ name: 'web_search', arguments: { query: 'again' } }] }));
+    const res = await app.request(
+      '/llm-exec/round',
+      json({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'loop' }],
+        tools: [{ type: 'websearch' }],
+        config: { max_loops: 3 },
+      }),
+    );
+    const body = await res.json();
+    expect(body.finish_reason).toBe('max_loops');
+    expect(upstream.requests).toHaveLength(3);
+    expect(body.usage.total_tokens).toBe(45);
+  });
+
+  it('ends cleanly with finish_reason timeout when timeout_ms passes, cancelling the running tool', async () => {
+    let toolAborted = false;
+    const { app } = await execTestApp(upstream, {
+      adapters: searchTool(
+        (_args, { signal }) =>
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              toolAborted = true;
+              reject(signal.reason);
+            }),
+          ),
+      ),
+    });
+    upstream.script([{ text: 'Let me look. ', calls: [{ name: 'web_search', arguments: { query: 'slow' } }] }]);
+    const res = await app.request(
+      '/llm-exec/round',
+      json({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'slow' }],
+        tools: [{ type: 'websearch' }],
+        config: { timeout_ms: 300 },
+      }),
+    );
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.finish_reason).toBe('timeout');
+    expect(toolAborted).toBe(true);
+  });
+
+  it('times out inside a model call too, keeping the text so far', async () => {
+    const { app } = await execTestApp(upstream);
+    upstream.script([{ hang: true }]);
+    const res = await app.request(
+      '/llm-exec/round',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'talk' }], config: { timeout_ms: 200 } }),
+    );
+    const body = await res.json();
+    expect(body.finish_reason).toBe('timeout');
+    expect(body.message.content).toMatch(/^(la )+$/);
+  });
+
+  it('runs independent calls in parallel and feeds results back in the model order', async () => {
+    const started: string[] = [];
+    let release!: () => void;
+    const bothStarted = new Promise<void>((resolve) => (release = resolve));
+    const { app } = await execTestApp(upstream, {
+      adapters: searchTool(async (args) => {
+        started.push(String(args.query));
+        if (started.length === 2) release();
+        await bothStarted; // a sequential runner would wait here forever (the round's timeout would fire)
+        if (args.query === 'first') await new Promise((r) => setTimeout(r, 30));
+        return { result: `result ${args.query}` };
+      }),
+    });
+    upstream.script([
+      {
+        calls: [
+          { name: 'web_search', arguments: { query: 'first' } },
+          { name: 'web_search', arguments: { query: 'second' } },
+        ],
+      },
+      { text: 'both done' },
+    ]);
+    const res = await app.request(
+      '/llm-exec/round/stream',
+      json({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'two' }],
+        tools: [{ type: 'websearch' }],
+        config: { timeout_ms: 10_000 },
+      }),
+    );
+    const events = documentEvents(await res.text());
+    const results = events.filter((e) => e.type === 'tool_result');
+    expect(results.map((e) => e.result)).toEqual(['result second', 'result first']);
+    const calls = events.filter((e) => e.type === 'tool_call');
+    expect(new Set(calls.map((e) => e.id))).toEqual(new Set(results.map((e) => e.id)));
+    const toolMessages = upstream.requests[1]!.messages.filter((m) => m.role === 'tool');
+    expect(toolMessages.map((m) => m.content)).toEqual(['result first', 'result second']);
+    expect(events.at(-1)).toMatchObject({ type: 'end', finish_reason: 'stop' });
+  });
+
+  it('turns a failing tool into a result the model reads and a TOOL_ERROR event, never a failed round', async () => {
+    const { app } = await execTestApp(upstream, {
+      adapters: searchTool(async () => {
+        throw new Error('search engine down');
+      }),
+    });
+    upstream.script([
+      { calls: [{ name: 'web_search', arguments: { query: 'x' } }] },
+      { text: 'Sorry, search failed.' },
+    ]);
+    const res = await app.request(
+      '/llm-exec/round/stream',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'websearch' }] }),
+    );
+    const events = documentEvents(await res.text());
+    const result = events.find((e) => e.type === 'tool_result')!;
+    expect(result).toMatchObject({ is_error: true, result: 'Error: search engine down' });
+    expect(events.find((e) => e.type === 'error')).toMatchObject({
+      error: { code: 'TOOL_ERROR' },
+      tool_call_id: result.id,
+    });
+    expect(upstream.requests[1]!.messages.at(-1)).toMatchObject({ role: 'tool', content: 'Error: search engine down' });
+    expect(events.at(-1)).toMatchObject({ type: 'end', finish_reason: 'stop' });
+  });
+
+  it('feeds an invalid call back to the model once, then gives up', async () => {
+    const { app } = await execTestApp(upstream);
+    upstream.script([
+      { calls: [{ name: 'ask_user', arguments: { wrong: 1 } }] },
+      { calls: [{ name: 'ask_user', arguments: { q: 'Which city?' } }] },
+    ]);
+    const fixed = await app.request(
+      '/llm-exec/round',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'weather' }], tools: [ASK] }),
+    );
+    const body = await fixed.json();
+    expect(body.finish_reason).toBe('tool_calls');
+    expect(body.errors[0]).toMatchObject({ code: 'INVALID_TOOL_ARGUMENTS' });
+    expect(upstream.requests[1]!.messages.at(-1)!.content).toMatch(/Invalid call of ask_user.*q/);
+
+    upstream.script(() => ({ calls: [{ name: 'ask_user', arguments: '{not json' }] }));
+    const stream = await app.request(
+      '/llm-exec/round/stream',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'weather' }], tools: [ASK] }),
+    );
+    const events = documentEvents(await stream.text());
+    expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'INVALID_TOOL_ARGUMENTS' }, statusCode: 422 });
+  });
+});
+
+describe('client-side tools', () => {
+  it('ends with tool_calls and pending ids; tool_response messages continue the round', async () => {
+    const { app } = await execTestApp(upstream);
+    upstream.script([
+      { text: 'Let me ask. ', calls: [{ name: 'ask_user', arguments: { q: 'Which city?' }, id: 'call_abc' }] },
+    ]);
+    const first = await (
+      await app.request(
+        '/llm-exec/round',
+        json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'weather' }], tools: [ASK] }),
+      )
+    ).json();
+    expect(first.finish_reason).toBe('tool_calls');
+    expect(first.message).toEqual({
+      role: 'assistant',
+      content: 'Let me ask. ',
+      tool_calls: [{ id: 'call_abc', name: 'ask_user', arguments: { q: 'Which city?' } }],
+    });
+
+    upstream.script([{ text: 'Sunny in Paris.' }]);
+    const messages = [
+      { role: 'user', content: 'weather' },
+      { role: 'tool_request', content: 'Let me ask. ', tool_calls: first.message.tool_calls },
+      { role: 'tool_response', tool_call_id: 'call_abc', name: 'ask_user', content: 'Paris' },
+    ];
+    const second = await (
+      await app.request('/llm-exec/round', json({ model: 'gpt-4o-mini', messages, tools: [ASK] }))
+    ).json();
+    expect(second).toMatchObject({ finish_reason: 'stop', message: { content: 'Sunny in Paris.' } });
+    const sent = upstream.requests.at(-1)!.messages;
+    expect(sent.at(-2)).toMatchObject({
+      role: 'assistant',
+      tool_calls: [{ id: 'call_abc', function: { name: 'ask_user' } }],
+    });
+    expect(sent.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_abc', content: 'Paris' });
+  });
+
+  it('mixed rounds run the server tools and hand back only the client ones', async () => {
+    const { app } = await execTestApp(upstream, { adapters: searchTool(async () => ({ result: 'found' })) });
+    upstream.script([
+      {
+        calls: [
+          { name: 'web_search', arguments: { query: 'a' }, id: 'srv' },
+          { name: 'ask_user', arguments: { q: 'b' }, id: 'cli' },
+        ],
+      },
+    ]);
+    const body = await (
+      await app.request(
+        '/llm-exec/round',
+        json({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'mix' }],
+          tools: [{ type: 'websearch' }, ASK],
+        }),
+      )
+    ).json();
+    expect(body.finish_reason).toBe('tool_calls');
+    expect(body.message.tool_calls.map((c: { id: string }) => c.id)).toEqual(['cli']);
+    expect(body.messages.find((m: { role: string }) => m.role === 'tool_response')).toMatchObject({
+      tool_call_id: 'srv',
+      content: 'found',
+    });
+
+    // The client sends back the whole history with its answer: the server call is not run again.
+    upstream.script([{ text: 'done' }]);
+    const next = await (
+      await app.request(
+        '/llm-exec/round',
+        json({
+          model: 'gpt-4o-mini',
+          messages: [
+            { role: 'user', content: 'mix' },
+            ...body.messages,
+            { role: 'tool_response', tool_call_id: 'cli', content: 'B' },
+          ],
+          tools: [{ type: 'websearch' }, ASK],
+        }),
+      )
+    ).json();
+    expect(next.message.content).toBe('done');
+    expect(upstream.requests.at(-1)!.messages.filter((m) => m.role === 'tool')).toHaveLength(2);
+  });
+
+  it('refuses a continuation that leaves a client call unanswered', async () => {
+    const { app } = await execTestApp(upstream);
+    const res = await app.request(
+      '/llm-exec/round',
+      json({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', tool_calls: [{ id: 'c1', name: 'ask_user', arguments: { q: 'x' } }] },
+        ],
+        tools: [ASK],
+      }),
+    );
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/messages\.1\.tool_calls: call c1 .*no tool_response/);
+  });
+});
+
+describe('streaming', () => {
+  it("streams start, chunks in order, tool events with ids, and end; the document's client parses every event", async () => {
+    const { app } = await execTestApp(upstream, { adapters: searchTool(async () => ({ result: { n: 1 } })) });
+    upstream.script([
+      { text: 'Looking it up. ', calls: [{ name: 'web_search', arguments: { query: 'q' } }] },
+      { text: 'Here is the answer.' },
+    ]);
+    const res = await app.request(
+      '/llm-exec/round/stream',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q' }], tools: [{ type: 'websearch' }] }),
+    );
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = documentEvents(await res.text());
+    expect(events.map((e) => e.type)).toEqual([
+      'start',
+      'chunk',
+      'chunk',
+      'chunk',
+      'tool_call',
+      'tool_result',
+      'chunk',
+      'chunk',
+      'chunk',
+      'chunk',
+      'end',
+    ]);
+    expect(events[0]).toMatchObject({ type: 'start', message: { role: 'assistant' } });
+    const text = events
+      .filter((e) => e.type === 'chunk')
+      .map((e) => e.content)
+      .join('');
+    expect(text).toBe('Looking it up. Here is the answer.');
+    const call = events.find((e) => e.type === 'tool_call')!;
+    expect(call).toMatchObject({ tool_name: 'web_search', args: { query: 'q' } });
+    expect(events.find((e) => e.type === 'tool_result')).toMatchObject({
+      id: call.id,
+      tool_name: 'web_search',
+      result: { n: 1 },
+    });
+    expect(events.at(-1)).toMatchObject({ type: 'end', usage: { total_tokens: 30 }, finish_reason: 'stop' });
+  });
+
+  it('feeds the provider-integration example (SynesiaChatProvider) content, tool_start, tool_result and done', async () => {
+    const { app } = await execTestApp(upstream, { adapters: searchTool(async () => ({ result: 'r' })) });
+    upstream.script([{ calls: [{ name: 'web_search', arguments: { query: 'q' } }] }, { text: 'Final.' }]);
+    class SynesiaChatProvider {
+      selectedModel = 'gpt-4o-mini';
+      llmConfig = { temperature: 0.5 };
+      async *streamChat(messages: unknown[], tools: unknown[] = []) {
+        const response = await app.request('/llm-exec/round/stream', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: this.selectedModel, messages, tools, llmConfig: this.llmConfig }),
+        });
+        const reader = response.body!.getReader();
+        while (true) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          const events = new TextDecoder()
+            .decode(value)
+            .split('\n\n')
+            .filter((line) => line.startsWith('data: '));
+          for (const event of events) yield this.mapSynesiaEvent(JSON.parse(event.replace('data: ', '')));
+        }
+      }
+      mapSynesiaEvent(event: Record<string, unknown>) {
+        switch (event.type) {
+          case 'chunk':
+            return { type: 'content', content: event.content };
+          case 'tool_call':
+            return { type: 'tool_start', tool: event.tool_name };
+          case 'tool_result':
+            return { type: 'tool_result', result: event.result };
+          case 'end':
+            return { type: 'done', usage: event.usage };
+          default:
+            return event;
+        }
+      }
+    }
+    const seen: Record<string, unknown>[] = [];
+    for await (const e of new SynesiaChatProvider().streamChat(
+      [{ role: 'user', content: 'go' }],
+      [{ type: 'websearch' }],
+    ))
+      seen.push(e);
+    expect(seen.map((e) => e.type)).toEqual(['start', 'tool_start', 'tool_result', 'content', 'done']);
+    expect(seen[1]).toEqual({ type: 'tool_start', tool: 'web_search' });
+    expect(seen[3]).toEqual({ type: 'content', content: 'Final.' });
+  });
+
+  it('a client that disconnects cancels the model call and the running tools', async () => {
+    let toolAborted!: () => void;
+    const toolCancelled = new Promise<void>((resolve) => (toolAborted = resolve));
+    let toolStarted!: () => void;
+    const started = new Promise<void>((resolve) => (toolStarted = resolve));
+    const { app } = await execTestApp(upstream, {
+      adapters: searchTool(
+        (_a, { signal }) =>
+          new Promise((_, reject) => {
+            toolStarted();
+            signal.addEventListener('abort', () => (toolAborted(), reject(signal.reason)));
+          }),
+      ),
+    });
+    upstream.script([{ calls: [{ name: 'web_search', arguments: { query: 'q' } }] }]);
+    const client = new AbortController();
+    const res = await app.request('/llm-exec/round/stream', {
+      ...json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q' }], tools: [{ type: 'websearch' }] }),
+      signal: client.signal,
+    });
+    const reader = res.body!.getReader();
+    const drained = (async () => {
+      while (!(await reader.read().catch(() => ({ done: true }))).done);
+    })();
+    await started;
+    client.abort();
+    await toolCancelled;
+    await drained;
+
+    const before = upstream.aborted();
+    upstream.script([{ hang: true }]);
+    const second = new AbortController();
+    const talking = await app.request('/llm-exec/round/stream', {
+      ...json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'talk' }] }),
+      signal: second.signal,
+    });
+    const r2 = talking.body!.getReader();
+    await r2.read();
+    await r2.read();
+    second.abort();
+    await r2.cancel();
+    await expect.poll(() => upstream.aborted()).toBeGreaterThan(before);
+  });
+});
+
+describe('request errors', () => {
+  it('names the tool index and field of a malformed tool', async () => {
+    const { app } = await execTestApp(upstream);
+    const bad = async (tools: unknown[]) => {
+      const res = await app.request(
+        '/llm-exec/round',
+        json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], tools }),
+      );
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.statusCode).toBe(400);
+      return body.error as string;
+    };
+    expect(await bad([ASK, { type: 'custom', name: 'has space' }])).toMatch(/^tools\.1\.name: /);
+    expect(await bad([{ type: 'mcp', server_url: 'ftp://x' }])).toMatch(/^tools\.0\.server_url: /);
+    expect(await bad([{ type: 'kit', name: 'k', tools: [{ type: 'custom' }] }])).toMatch(/^tools\.0\.tools\.0\.name: /);
+    expect(await bad([{ type: 'nope' }])).toMatch(/^tools\.0\.type: .*unknown tool type/);
+    expect(await bad([{ type: 'knowledge', knowledge_id: 'kb' }])).toMatch(
+      /^tools\.0: knowledge bases are not available/,
+    );
+  });
+
+  it('answers "This model does not support tools" and "API key not found for provider …" as 400s', async () => {
+    const { app } = await execTestApp(upstream);
+    upstream.script([{ status: 400, error: 'model gpt-4o-mini does not support tools' }]);
+    const res = await app.request(
+      '/llm-exec/round',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], tools: [ASK] }),
+    );
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'This model does not support tools', statusCode: 400 });
+
+    const noKey = await app.request(
+      '/llm-exec/round/stream',
+      json({ model: 'claude-3-haiku', messages: [{ role: 'user', content: 'x' }] }),
+    );
+    expect(noKey.status).toBe(400);
+    expect(await noKey.json()).toEqual({ error: 'API key not found for provider Anthropic', statusCode: 400 });
+  });
+
+  it('refuses empty messages and unknown fields with the field named', async () => {
+    const { app } = await execTestApp(upstream);
+    const empty = await app.request('/llm-exec/round', json({ model: 'gpt-4o-mini', messages: [] }));
+    expect(await empty.json()).toEqual({ error: 'messages: must not be empty', statusCode: 400 });
+    const loops = await app.request(
+      '/llm-exec/round',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], config: { max_loops: 0 } }),
+    );
+    expect((await loops.json()).error).toMatch(/^config\.max_loops: /);
+    const role = await app.request(
+      '/llm-exec/round',
+      json({ model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] }),
+    );
+    expect((await role.json()).error).toMatch(/^messages\.0\.role: /);
+  });
+});

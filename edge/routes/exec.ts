@@ -1,0 +1,111 @@
+import { Hono, type Context } from 'hono';
+import { AppError } from '../../shared/errors.ts';
+import { RoundRequest, type ExecMessage } from '../../shared/schemas/exec.ts';
+import type { AppDeps, AppEnv } from '../env.ts';
+import { AgentStore } from '../exec/agent-store.ts';
+import { runRound } from '../exec/round.ts';
+import { collectRound, type RoundEvent } from '../exec/round-events.ts';
+import { roundServices, type ExecDeps } from '../exec/round-services.ts';
+import { ThreadStore } from '../exec/thread-store.ts';
+import { background } from '../middleware/background.ts';
+import { toAppError } from '../middleware/errors.ts';
+import { sseResponse } from '../sse-response.ts';
+import { validate } from '../validate.ts';
+import { generationCall } from './chat.ts';
+
+/** Event codes of failures inside `/llm-exec/round/stream` (`{"type":"error","error":{message,code}}`). */
+export function streamErrorCode(err: AppError): string {
+  if (err.code === 'TOOL_ERROR' || /^[A-Z_]+$/.test(err.code)) return err.code;
+  if (err.status === 504 || err.code === 'upstream_timeout') return 'TIMEOUT';
+  if (err.status === 429) return 'RATE_LIMITED';
+  if (err.status >= 500) return err.code === 'internal_error' ? 'INTERNAL_ERROR' : 'UPSTREAM_ERROR';
+  return err.code.toUpperCase();
+}
+
+function streamError(err: unknown) {
+  const e = toAppError(err);
+  return { type: 'error', error: { message: e.message, code: streamErrorCode(e) }, statusCode: e.status };
+}
+
+/**
+ * Starts a round and waits for its first event, so everything the request got wrong (tools, a model that
+ * does not exist or cannot call tools, a provider without a key) is an HTTP status, not a stream error.
+ * A `thread_id` continues the stored conversation, `new_thread` starts one; either way the round's
+ * messages are appended before its `end` event goes out.
+ */
+async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<AsyncIterable<RoundEvent>> {
+  const body = c.req.valid('json' as never) as RoundRequest;
+  const owner = c.get('principal');
+  if (body.thread_id && body.new_thread) {
+    throw new AppError(400, 'new_thread: cannot be used with thread_id', { param: 'new_thread' });
+  }
+  const stored = body.thread_id ? await deps.threads.messages(body.thread_id, owner) : [];
+  if (stored.length + body.messages.length === 0) {
+    throw new AppError(400, 'messages: must not be empty', { param: 'messages' });
+  }
+  const session = c.get('session');
+  const release = c.req.header('x-session-id')
+    ? await deps.sessions.beginTurn(session, { defer: (write) => background(c, write) })
+    : () => {};
+  c.req.raw.signal.addEventListener('abort', release, { once: true });
+  try {
+    const threadId = body.thread_id ?? (body.new_thread ? (await deps.threads.create(owner)).id : undefined);
+    const { options } = generationCall(c);
+    const services = roundServices({
+      inference: deps.inference,
+      exec: deps.exec,
+      agents: deps.agents,
+      owner,
+      call: { ...options, signal: undefined },
+      signal: c.req.raw.signal,
+    });
+    const events = runRound({ ...body, messages: [...stored, ...body.messages], threadId }, services);
+    const first = await events.next();
+    const save = threadId ? (added: ExecMessage[]) => deps.threads.append(threadId, added) : undefined;
+    return finishing(first, events, { save, requestMessages: body.messages, release });
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/** The primed round: its first event, then the rest; the thread is written before `end`, the turn released after. */
+async function* finishing(
+  first: IteratorResult<RoundEvent>,
+  rest: AsyncGenerator<RoundEvent>,
+  {
+    save,
+    requestMessages,
+    release,
+  }: { save?: (m: ExecMessage[]) => Promise<void>; requestMessages: ExecMessage[]; release: () => void },
+): AsyncGenerator<RoundEvent> {
+  try {
+    if (first.done) return;
+    yield first.value;
+    for await (const event of rest) {
+      if (event.type === 'end' && !event.nested && save) await save([...requestMessages, ...event.messages]);
+      yield event;
+    }
+  } finally {
+    release();
+    await rest.return(undefined);
+  }
+}
+
+type RoundRouteDeps = Pick<AppDeps, 'inference' | 'sessions' | 'logger'> & {
+  exec: ExecDeps;
+  threads: ThreadStore;
+  agents: AgentStore;
+};
+
+/** `POST /llm-exec/round` (one JSON answer) and `/llm-exec/round/stream` (SSE events). */
+export function execRoundRoutes(deps: Pick<AppDeps, 'db' | 'inference' | 'sessions' | 'logger'> & { exec: ExecDeps }) {
+  const routeDeps: RoundRouteDeps = { ...deps, threads: new ThreadStore(deps.db), agents: new AgentStore(deps.db) };
+  return new Hono<AppEnv>()
+    .post('/round', validate('json', RoundRequest), async (c) =>
+      c.json(await collectRound(await startRound(c, routeDeps))),
+    )
+    .post('/round/stream', validate('json', RoundRequest), async (c) =>
+      sseResponse(c, await startRound(c, routeDeps), { onError: streamError, logger: deps.logger }),
+    );
+}

@@ -1,0 +1,31 @@
+import { createProviderRegistry } from '../../edge/providers/provider-registry.ts';
+import { ProviderInference } from '../../edge/providers/provider-inference.ts';
+import { createGuardedFetch } from '../../edge/net/ssrf.ts';
+import type { ExecDeps } from '../../edge/exec/round-services.ts';
+import { localTestInference, testApp, type TestAppOptions } from './test-app.ts';
+import type { ScriptedUpstream } from './scripted-upstream.ts';
+
+/**
+ * The real app whose hosted OpenAI provider is `upstream` (a scripted local server), over the tiny local
+ * models; `adapters` adds tool types (stand-ins for outside services such as a search engine).
+ */
+export async function execTestApp(
+  upstream: ScriptedUpstream,
+  { adapters = {}, ...options }: TestAppOptions & { adapters?: ExecDeps['adapters'] } = {},
+) {
+  const registry = createProviderRegistry({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: upstream.url });
+  const exec: ExecDeps = { fetch: createGuardedFetch({ allowlist: ['127.0.0.1'] }), adapters };
+  return testApp({
+    inference: new ProviderInference(localTestInference(), registry),
+    ...options,
+    extra: { exec, ...options.extra },
+  });
+}
+
+/** Splits an SSE body the way the API document's own client does (blank lines, `data: ` prefix). */
+export function documentEvents(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((event) => JSON.parse(event.replace('data: ', '')) as Record<string, unknown>);
+}
