@@ -5,6 +5,8 @@ import { createLogger, isLogLevel } from '../shared/log.ts';
 import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
 import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
+import { createExecDeps } from './exec/exec-deps.ts';
+import { parseAllowlist } from './net/allowlist.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { tokenConfigWarnings, TokenVerifier } from './auth/tokens.ts';
 import { ProjectHostedModels } from './providers/hosted-models.ts';
@@ -48,6 +50,12 @@ export interface WorkerEnv {
   LOG_LEVEL?: string;
   /** Idle time after which a session is removed (`24h` by default); the cron trigger sweeps them. */
   SESSION_TTL?: string;
+  /** Hosts, addresses or CIDRs the agent API's outbound tools may reach although private (comma list). */
+  SSRF_ALLOWLIST?: string;
+  WEBSEARCH_PROVIDER?: string;
+  SEARXNG_URL?: string;
+  BRAVE_API_KEY?: string;
+  TAVILY_API_KEY?: string;
 }
 
 /** The configuration problems that keep the Worker from serving; empty when none. */
@@ -61,6 +69,11 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
     problems.push('MAX_BODY_BYTES must be a positive integer');
   problems.push(...parseCorsOrigins(env.CORS_ORIGINS).problems);
   problems.push(...parseRunnerCredentials(env.RUNNER_CREDENTIALS).problems);
+  try {
+    parseAllowlist(env.SSRF_ALLOWLIST);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   try {
     sessionTtl(env);
   } catch (err) {
@@ -116,6 +129,8 @@ export function createWorkerApp(env: WorkerEnv): App {
     logger,
     maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS).origins,
+    // On Workers the platform's fetch cannot reach private networks; the guard checks URLs and redirects.
+    exec: createExecDeps({ allowlist: parseAllowlist(env.SSRF_ALLOWLIST) }),
   });
 }
 

@@ -8,6 +8,7 @@ import type { TokenConfig } from '../shared/token-config.ts';
 import { defaultThreads } from './llm/llama-runtime.ts';
 import { parseCorsOrigins } from '../shared/cors-origins.ts';
 import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
+import { parseAllowlist } from '../edge/net/allowlist.ts';
 import { parseDuration } from '../shared/duration.ts';
 
 export type Mode = 'embedded' | 'edge' | 'runner';
@@ -38,6 +39,8 @@ export interface Config {
   tokens: TokenConfig;
   /** `CORS_ORIGINS`: origins browsers may call from while the server runs without auth. */
   corsOrigins: string[];
+  /** `SSRF_ALLOWLIST`: hosts, addresses and CIDRs the agent API's tools may reach although private. */
+  ssrfAllowlist: string[];
   maxBodyBytes: number;
   logLevel: LogLevel;
   llmThreads: number;
@@ -161,6 +164,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
 
   const cors = parseCorsOrigins(env.CORS_ORIGINS);
   problems.push(...cors.problems);
+  let ssrfAllowlist: string[] = [];
+  try {
+    ssrfAllowlist = parseAllowlist(env.SSRF_ALLOWLIST);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const modelsFile = str('MODELS_FILE') ?? 'models.json';
@@ -192,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
       entitySecret: str('ENTITY_SECRET'),
     },
     corsOrigins: cors.origins,
+    ssrfAllowlist,
     maxBodyBytes,
     logLevel: logLevel as LogLevel,
     llmThreads,

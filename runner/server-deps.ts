@@ -20,6 +20,18 @@ import { LocalInference } from './local-inference.ts';
 import { modelFiles } from './models/model-files.ts';
 import { loadCatalog } from './models/catalog.ts';
 import { undiciTransport } from './undici-transport.ts';
+import { guardedNodeFetch, resolveHost } from './net/guarded-dispatcher.ts';
+import { createExecDeps } from '../edge/exec/exec-deps.ts';
+import { createGuardedFetch } from '../edge/net/ssrf.ts';
+
+/**
+ * The agent API's services on Node: the SSRF guard checks each URL and redirect (names resolved first) and
+ * its connections check the addresses they reach, so DNS rebinding cannot slip past.
+ */
+export function nodeExecDeps(allowlist: readonly string[]) {
+  const fetch = createGuardedFetch({ allowlist, resolve: resolveHost, fetch: guardedNodeFetch(allowlist) });
+  return createExecDeps({ fetch });
+}
 
 /** Opens the database (creating DATA_DIR for a file) and applies migrations. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseAuthToken' | 'dataDir'>): Promise<Db> {
@@ -86,6 +98,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     logger,
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,
+    exec: nodeExecDeps(config.ssrfAllowlist),
   };
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);

@@ -52,7 +52,7 @@ describe('mcp tools in a round', () => {
         .at(-1)!
         .tools!.map((x) => x.function.name)
         .sort(),
-    ).toEqual(['docs__delete_item', 'docs__hang', 'docs__lookup']);
+    ).toEqual(['docs__delete_item', 'docs__hang', 'docs__lookup', 'docs__ping']);
     expect(events.find((e) => e.type === 'tool_result')).toMatchObject({
       tool_name: 'docs__lookup',
       result: 'found hono',

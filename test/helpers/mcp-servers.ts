@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 /**
  * MCP servers built with the SDK for tests, on 127.0.0.1: tools `lookup` (read-only), `delete_item` (answers
- * isError) and `hang` (never answers), over Streamable HTTP (`streamable`) or the older HTTP+SSE (`legacySse`).
+ * isError), `ping` (no arguments, answers pong) and `hang` (never answers), over Streamable HTTP (`streamable`) or the older HTTP+SSE (`legacySse`).
  */
 
 /** What the test servers saw. */
@@ -34,6 +34,9 @@ export function buildServer(seen: Seen): McpServer {
       isError: true,
     }),
   );
+  server.registerTool('ping', { description: 'Answers pong.', annotations: { readOnlyHint: true } }, () => ({
+    content: [{ type: 'text', text: 'pong' }],
+  }));
   server.registerTool('hang', { description: 'Never answers.' }, (extra) => {
     seen.hangStarted.resolve();
     return new Promise((resolve) => {

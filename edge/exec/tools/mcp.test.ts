@@ -43,7 +43,7 @@ afterAll(async () => {
 describe('mcpAdapter over Streamable HTTP', () => {
   it('lists the tools with their schemas, labelled by host name', async () => {
     const tools = await mcpAdapter()(mcp(`${http.url}/mcp`), resolveContext());
-    expect(tools.map((t) => t.name).sort()).toEqual(['delete_item', 'hang', 'lookup']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['delete_item', 'hang', 'lookup', 'ping']);
     const lookup = named(tools, 'lookup');
     expect(lookup.description).toBe('Looks a word up.');
     expect(lookup.parameters).toMatchObject({ type: 'object', properties: { word: { type: 'string' } } });
@@ -116,7 +116,7 @@ describe('mcpAdapter over the older HTTP+SSE transport', () => {
   it('falls back to SSE to list and call tools', async () => {
     const definition = mcp(`${sse.url}/sse`, { headers: { Authorization: 'Bearer secret-2' } });
     const tools = await mcpAdapter()(definition, resolveContext());
-    expect(tools.map((t) => t.name).sort()).toEqual(['delete_item', 'hang', 'lookup']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['delete_item', 'hang', 'lookup', 'ping']);
     const runContext = { signal: new AbortController().signal, fetch };
     expect(await named(tools, 'lookup').run!({ word: 'old' }, runContext)).toEqual({ result: 'found old' });
     expect(sse.seen.authorizations).toContain('Bearer secret-2');
