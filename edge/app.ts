@@ -9,6 +9,7 @@ import type { AppDeps, AppEnv } from './env.ts';
 import { authenticate } from './middleware/auth.ts';
 import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
 import { session } from './middleware/session.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { execAgentRoutes } from './routes/exec-agents.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps) {
 
   for (const prefix of ['/v1/*', '/llm-exec/*']) {
     app.use(prefix, authenticate(deps));
+    if (prefix === '/llm-exec/*' && deps.rateLimit) app.use(prefix, rateLimit(deps.rateLimit));
     app.use(prefix, session(deps.sessions));
   }
   app.route('/v1', modelRoutes(deps));

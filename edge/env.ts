@@ -5,6 +5,7 @@ import type { ApiKeyStore } from './auth/api-keys.ts';
 import type { Scope } from './auth/scopes.ts';
 import type { TokenVerifier } from './auth/tokens.ts';
 import type { ExecDeps } from './exec/round-services.ts';
+import type { RateLimitOptions } from './middleware/rate-limit.ts';
 import type { RunnerPool } from './runners/pool.ts';
 import type { SessionRecord, SessionStore } from './sessions/session-store.ts';
 
@@ -45,6 +46,8 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** The agent API's SSRF-guarded fetch and tool adapters; default `createExecDeps()` (no allow-list). */
   exec?: ExecDeps;
+  /** Requests-per-minute limits on `/llm-exec/*` per key and per project; absent: none. */
+  rateLimit?: RateLimitOptions;
 }
 
 export interface AppEnv {

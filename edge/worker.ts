@@ -7,6 +7,13 @@ import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { createExecDeps } from './exec/exec-deps.ts';
 import { parseAllowlist } from './net/allowlist.ts';
+import { searchProviderFromEnv } from './exec/tools/websearch.ts';
+import {
+  bindingRateLimiter,
+  MemoryRateLimiter,
+  rateLimitConfig,
+  type RateLimitBinding,
+} from './middleware/rate-limit.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { tokenConfigWarnings, TokenVerifier } from './auth/tokens.ts';
 import { ProjectHostedModels } from './providers/hosted-models.ts';
@@ -55,7 +62,15 @@ export interface WorkerEnv {
   WEBSEARCH_PROVIDER?: string;
   SEARXNG_URL?: string;
   BRAVE_API_KEY?: string;
+  BRAVE_BASE_URL?: string;
   TAVILY_API_KEY?: string;
+  TAVILY_BASE_URL?: string;
+  /** The platform's rate-limit bindings for /llm-exec (wrangler.toml `[[ratelimits]]`). */
+  RATE_LIMIT_KEY?: RateLimitBinding;
+  RATE_LIMIT_PROJECT?: RateLimitBinding;
+  /** Requests per minute (0: off); the bindings' own limits apply on Workers, these name them in the 429. */
+  RATE_LIMIT_PER_KEY?: string;
+  RATE_LIMIT_PER_PROJECT?: string;
 }
 
 /** The configuration problems that keep the Worker from serving; empty when none. */
@@ -69,10 +84,16 @@ export function workerConfigProblems(env: WorkerEnv): string[] {
     problems.push('MAX_BODY_BYTES must be a positive integer');
   problems.push(...parseCorsOrigins(env.CORS_ORIGINS).problems);
   problems.push(...parseRunnerCredentials(env.RUNNER_CREDENTIALS).problems);
-  try {
-    parseAllowlist(env.SSRF_ALLOWLIST);
-  } catch (err) {
-    problems.push((err as Error).message);
+  for (const check of [
+    () => parseAllowlist(env.SSRF_ALLOWLIST),
+    () => rateLimitConfig(env as unknown as Record<string, unknown>),
+    () => searchProviderFromEnv(env as unknown as Record<string, unknown>),
+  ]) {
+    try {
+      check();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   try {
     sessionTtl(env);
@@ -130,7 +151,18 @@ export function createWorkerApp(env: WorkerEnv): App {
     maxBodyBytes: env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : undefined,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS).origins,
     // On Workers the platform's fetch cannot reach private networks; the guard checks URLs and redirects.
-    exec: createExecDeps({ allowlist: parseAllowlist(env.SSRF_ALLOWLIST) }),
+    exec: createExecDeps({
+      allowlist: parseAllowlist(env.SSRF_ALLOWLIST),
+      env: env as unknown as Record<string, unknown>,
+    }),
+    rateLimit: {
+      // Without the bindings (another host of the Worker), a per-isolate limiter: best effort.
+      limiter:
+        env.RATE_LIMIT_KEY || env.RATE_LIMIT_PROJECT
+          ? bindingRateLimiter({ bindings: { key: env.RATE_LIMIT_KEY, project: env.RATE_LIMIT_PROJECT } })
+          : new MemoryRateLimiter(),
+      ...rateLimitConfig(env as unknown as Record<string, unknown>),
+    },
   });
 }
 

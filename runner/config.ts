@@ -9,6 +9,7 @@ import { defaultThreads } from './llm/llama-runtime.ts';
 import { parseCorsOrigins } from '../shared/cors-origins.ts';
 import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
 import { parseAllowlist } from '../edge/net/allowlist.ts';
+import { DEFAULT_PER_KEY, DEFAULT_PER_PROJECT, rateLimitConfig } from '../edge/middleware/rate-limit.ts';
 import { parseDuration } from '../shared/duration.ts';
 
 export type Mode = 'embedded' | 'edge' | 'runner';
@@ -41,6 +42,8 @@ export interface Config {
   corsOrigins: string[];
   /** `SSRF_ALLOWLIST`: hosts, addresses and CIDRs the agent API's tools may reach although private. */
   ssrfAllowlist: string[];
+  /** `RATE_LIMIT_PER_KEY`, `RATE_LIMIT_PER_PROJECT`: requests per minute on /llm-exec (0: off). */
+  rateLimits: { perKey: number; perProject: number };
   maxBodyBytes: number;
   logLevel: LogLevel;
   llmThreads: number;
@@ -164,6 +167,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
 
   const cors = parseCorsOrigins(env.CORS_ORIGINS);
   problems.push(...cors.problems);
+  let rateLimits = { perKey: DEFAULT_PER_KEY, perProject: DEFAULT_PER_PROJECT };
+  try {
+    rateLimits = rateLimitConfig(env);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   let ssrfAllowlist: string[] = [];
   try {
     ssrfAllowlist = parseAllowlist(env.SSRF_ALLOWLIST);
@@ -202,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     },
     corsOrigins: cors.origins,
     ssrfAllowlist,
+    rateLimits,
     maxBodyBytes,
     logLevel: logLevel as LogLevel,
     llmThreads,

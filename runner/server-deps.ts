@@ -23,14 +23,19 @@ import { undiciTransport } from './undici-transport.ts';
 import { guardedNodeFetch, resolveHost } from './net/guarded-dispatcher.ts';
 import { createExecDeps } from '../edge/exec/exec-deps.ts';
 import { createGuardedFetch } from '../edge/net/ssrf.ts';
+import { MemoryRateLimiter } from '../edge/middleware/rate-limit.ts';
 
 /**
  * The agent API's services on Node: the SSRF guard checks each URL and redirect (names resolved first) and
  * its connections check the addresses they reach, so DNS rebinding cannot slip past.
  */
-export function nodeExecDeps(allowlist: readonly string[]) {
+export function nodeExecDeps(allowlist: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   const fetch = createGuardedFetch({ allowlist, resolve: resolveHost, fetch: guardedNodeFetch(allowlist) });
-  return createExecDeps({ fetch });
+  try {
+    return createExecDeps({ fetch, env });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** Opens the database (creating DATA_DIR for a file) and applies migrations. */
@@ -99,6 +104,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,
     exec: nodeExecDeps(config.ssrfAllowlist),
+    rateLimit: { limiter: new MemoryRateLimiter(), ...config.rateLimits },
   };
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);

@@ -56,4 +56,11 @@ run('tsx', ['runner/main.ts', '--runner'], {
   RUNNER_SECRET: secret,
   RUNNER_ID: process.env.RUNNER_ID ?? 'dev-runner',
 });
-run('wrangler', wranglerDevArgs({ port: edgePort, stateDir, vars: { RUNNER_URLS: runnerUrl, RUNNER_SECRET: secret } }));
+// Edge settings that a developer's environment passes on to the Worker as variables.
+const passed = ['SSRF_ALLOWLIST', 'WEBSEARCH_PROVIDER', 'SEARXNG_URL'].filter((name) => process.env[name]);
+const vars = {
+  RUNNER_URLS: runnerUrl,
+  RUNNER_SECRET: secret,
+  ...Object.fromEntries(passed.map((n) => [n, process.env[n]!])),
+};
+run('wrangler', wranglerDevArgs({ port: edgePort, stateDir, vars }));

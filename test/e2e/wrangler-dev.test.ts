@@ -4,15 +4,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stop } from '../helpers/child-processes.ts';
 import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
-import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
+import { listen, streamable } from '../helpers/mcp-servers.ts';
+import { SCRIPTED_ANSWER, TINY_CATALOG, TOOL_ANSWER } from '../helpers/tiny-models.ts';
 
 /** `npm run dev`: a runner (on the tiny models' catalog) plus the edge under `wrangler dev` (workerd, local D1). */
 describe('npm run dev (wrangler dev edge + runner)', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'edgerunner-wrangler-'));
   let edge = '';
   let child: ReturnType<typeof npmRun>;
+  let mcp: Awaited<ReturnType<typeof listen>>;
 
   beforeAll(async () => {
+    mcp = await listen(streamable);
     const [edgePort, runnerPort] = [await freePort(), await freePort()];
     edge = `http://127.0.0.1:${edgePort}`;
     const catalog = join(stateDir, 'models.json');
@@ -22,11 +25,14 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
       RUNNER_PORT: String(runnerPort),
       DEV_STATE_DIR: stateDir,
       MODELS_FILE: catalog,
+      SSRF_ALLOWLIST: '127.0.0.1',
     });
     await untilOk(`${edge}/health`, child, { timeoutMs: 90_000 });
   });
   afterAll(async () => {
     if (child) await stop(child);
+    mcp?.server.closeAllConnections();
+    mcp?.server.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -67,5 +73,40 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     expect(text.choices[0]).toMatchObject({ text: SCRIPTED_ANSWER, finish_reason: 'stop' });
     const fill = await post('/v1/completions', { model: 'tiny-fim', prompt: 'def f(', suffix: '):', temperature: 0 });
     expect((await fill.json()).choices[0].text).toBe(SCRIPTED_ANSWER);
+  });
+
+  it("runs an /llm-exec round in workerd: the runner's model calls an MCP tool, events streamed, thread in D1", async () => {
+    const res = await fetch(`${edge}/llm-exec/round/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'tiny-tools',
+        new_thread: true,
+        llmConfig: { temperature: 0 },
+        messages: [{ role: 'user', content: 'ping it' }],
+        tools: [{ type: 'mcp', server_label: 'local', server_url: `${mcp.url}/mcp`, allowed_tools: ['ping'] }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.replace('data: ', '')) as Record<string, unknown>);
+    expect(events.map((e) => e.type).filter((t) => t !== 'chunk')).toEqual([
+      'start',
+      'tool_call',
+      'tool_result',
+      'end',
+    ]);
+    expect(events.find((e) => e.type === 'tool_result')).toMatchObject({ tool_name: 'local__ping', result: 'pong' });
+    expect(
+      events
+        .filter((e) => e.type === 'chunk')
+        .map((e) => e.content)
+        .join(''),
+    ).toBe(TOOL_ANSWER);
+    const end = events.at(-1)!;
+    const thread = await (await fetch(`${edge}/llm-exec/threads/${end.thread_id}`)).json();
+    expect(thread.messages).toHaveLength(4);
   });
 });

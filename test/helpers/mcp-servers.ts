@@ -103,4 +103,3 @@ export const legacySse = (seen: Seen): Route => {
     res.writeHead(405).end();
   };
 };
-
