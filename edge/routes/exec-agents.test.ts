@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_AGENT_DEPTH } from '../exec/tools/callable.ts';
-import { documentEvents, execTestApp } from '../../test/helpers/exec-app.ts';
+import { documentEvents, execCaller, execTestApp } from '../../test/helpers/exec-app.ts';
 import { scriptedUpstream, type ScriptedUpstream, type UpstreamRequest } from '../../test/helpers/scripted-upstream.ts';
 
 let upstream: ScriptedUpstream;
@@ -18,12 +18,7 @@ afterAll(async () => {
   t.cleanup();
 });
 
-const call = (key: string, path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') =>
-  t.app.request(`/llm-exec${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+const call: ReturnType<typeof execCaller> = (...args) => execCaller(t.app)(...args);
 
 const system = (body: UpstreamRequest) => String(body.messages.find((m) => m.role === 'system')?.content ?? '');
 const lastTool = (body: UpstreamRequest) => body.messages.at(-1)?.role === 'tool';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentEvents, execTestApp } from '../../test/helpers/exec-app.ts';
+import { documentEvents, execCaller, execTestApp } from '../../test/helpers/exec-app.ts';
 import { scriptedUpstream, type ScriptedUpstream } from '../../test/helpers/scripted-upstream.ts';
 
 let upstream: ScriptedUpstream;
@@ -19,12 +19,7 @@ afterAll(async () => {
   t.cleanup();
 });
 
-const call = (key: string, path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') =>
-  t.app.request(`/llm-exec${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+const call: ReturnType<typeof execCaller> = (...args) => execCaller(t.app)(...args);
 
 describe('/llm-exec auth', () => {
   it('needs a credential once keys exist, in the /llm-exec error shape', async () => {

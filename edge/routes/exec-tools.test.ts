@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExecDeps } from '../exec/exec-deps.ts';
+import { STRIPE_DOCUMENT } from '../../test/fixtures/openapi-stripe.ts';
 import { MemoryRateLimiter } from '../middleware/rate-limit.ts';
 import { documentEvents, execTestApp } from '../../test/helpers/exec-app.ts';
 import { scriptedUpstream, type ScriptedUpstream } from '../../test/helpers/scripted-upstream.ts';
@@ -63,34 +64,7 @@ describe('openapi tools in a round', () => {
   it("runs the document's Stripe example: createCustomer sent form-encoded with the bearer token", async () => {
     const stripe = {
       type: 'openapi',
-      schema: {
-        openapi: '3.0.0',
-        info: { title: 'Stripe API', version: '2020-08-27' },
-        servers: [{ url: 'https://api.stripe.com' }],
-        security: [{ bearerAuth: [] }],
-        paths: {
-          '/v1/customers': {
-            get: {
-              operationId: 'listCustomers',
-              summary: 'List customers',
-              parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }],
-            },
-            post: {
-              operationId: 'createCustomer',
-              summary: 'Create customer',
-              requestBody: {
-                content: { 'application/x-www-form-urlencoded': { schema: { $ref: '#/components/schemas/customer' } } },
-              },
-            },
-          },
-        },
-        components: {
-          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
-          schemas: {
-            customer: { type: 'object', properties: { email: { type: 'string' }, name: { type: 'string' } } },
-          },
-        },
-      },
+      schema: STRIPE_DOCUMENT,
       base_url: apiUrl,
       description: 'Stripe',
       allowed_operations: ['listCustomers', 'createCustomer'],

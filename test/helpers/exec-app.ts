@@ -29,3 +29,13 @@ export function documentEvents(text: string): Record<string, unknown>[] {
     .filter((line) => line.startsWith('data: '))
     .map((event) => JSON.parse(event.replace('data: ', '')) as Record<string, unknown>);
 }
+
+/** `call(key, path, body?, method?)` on `/llm-exec`: GET without a body, POST with one, as `key`. */
+export function execCaller(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }) {
+  return (key: string, path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') =>
+    app.request(`/llm-exec${path}`, {
+      method,
+      headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+}

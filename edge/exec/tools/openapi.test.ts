@@ -7,6 +7,7 @@ import { createGuardedFetch } from '../../net/ssrf.ts';
 import type { ExecTool, ToolRunContext } from '../tool.ts';
 import { cleanSchema, openApiAdapter, operationName } from './openapi.ts';
 import { summarizeJson } from './openapi-request.ts';
+import { STRIPE_DOCUMENT } from '../../../test/fixtures/openapi-stripe.ts';
 
 /** What the echo server saw of one request (also what it answers, as JSON). */
 interface Seen {
@@ -165,32 +166,7 @@ const PETS = {
 };
 
 /** The seed's Stripe example, with base_url pointing at the echo server. */
-const STRIPE = {
-  openapi: '3.0.0',
-  info: { title: 'Stripe API', version: '2020-08-27' },
-  servers: [{ url: 'https://api.stripe.com' }],
-  security: [{ bearerAuth: [] }],
-  paths: {
-    '/v1/customers': {
-      get: {
-        operationId: 'listCustomers',
-        summary: 'List customers',
-        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }],
-      },
-      post: {
-        operationId: 'createCustomer',
-        summary: 'Create customer',
-        requestBody: {
-          content: { 'application/x-www-form-urlencoded': { schema: { $ref: '#/components/schemas/customer' } } },
-        },
-      },
-    },
-  },
-  components: {
-    securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
-    schemas: { customer: { type: 'object', properties: { email: { type: 'string' }, name: { type: 'string' } } } },
-  },
-};
+const STRIPE = STRIPE_DOCUMENT;
 
 function definition(overrides: Partial<OpenApiTool> = {}): OpenApiTool {
   return { type: 'openapi', schema: PETS, base_url: baseUrl, ...overrides };
