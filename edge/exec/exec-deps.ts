@@ -17,7 +17,7 @@ export interface ExecDepsOptions {
 
 /**
  * The agent API's services for a deployment: the one SSRF-guarded fetch, and the adapters of `mcp`,
- * `openapi` and, when a provider is configured, `websearch`. Throws on a bad web-search configuration.
+ * `openapi` and `websearch` (whose calls are tool errors when no provider is configured). Throws on a bad web-search configuration.
  */
 export function createExecDeps({ fetch, allowlist = [], env = {}, searchFetch }: ExecDepsOptions = {}): ExecDeps {
   const guarded = fetch ?? createGuardedFetch({ allowlist });
@@ -27,7 +27,7 @@ export function createExecDeps({ fetch, allowlist = [], env = {}, searchFetch }:
     adapters: {
       mcp: mcpAdapter(),
       openapi: openApiAdapter(),
-      ...(search ? { websearch: webSearchAdapter(search) } : {}),
+      websearch: webSearchAdapter(search),
     },
   };
 }

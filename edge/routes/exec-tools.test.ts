@@ -117,7 +117,7 @@ describe('openapi tools in a round', () => {
 });
 
 describe('websearch in a round', () => {
-  it('uses the provider WEBSEARCH_PROVIDER names (SearXNG here) and answers 400 when none is configured', async () => {
+  it('uses the provider WEBSEARCH_PROVIDER names (SearXNG here) and makes each call a clear tool error when none is configured', async () => {
     const adapters = createExecDeps({ env: { WEBSEARCH_PROVIDER: 'searxng', SEARXNG_URL: apiUrl } }).adapters;
     const { app, cleanup } = await execTestApp(upstream, { adapters });
     upstream.script((body) =>
@@ -137,13 +137,22 @@ describe('websearch in a round', () => {
     cleanup();
 
     const none = await execTestApp(upstream, { adapters: createExecDeps().adapters });
-    const res = await post(none.app, '/round', {
+    upstream.script((body) =>
+      lastTool(body) ? { text: 'No search here.' } : { calls: [{ name: 'web_search', arguments: { query: 'x' } }] },
+    );
+    const res = await post(none.app, '/round/stream', {
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'x' }],
       tools: [{ type: 'websearch' }],
     });
-    expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatch(/^tools\.0: no web search provider is configured/);
+    const events = documentEvents(await res.text());
+    expect(events.find((e) => e.type === 'error')).toMatchObject({
+      error: {
+        code: 'TOOL_ERROR',
+        message: expect.stringMatching(/no web search provider is configured.*WEBSEARCH_PROVIDER/),
+      },
+    });
+    expect(events.at(-1)).toMatchObject({ type: 'end', message: { content: 'No search here.' } });
     none.cleanup();
   });
 });

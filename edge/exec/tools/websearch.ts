@@ -15,6 +15,9 @@ export type SearchProviderName = (typeof SEARCH_PROVIDERS)[number];
 export const DEFAULT_MAX_RESULTS = 5;
 const MAX_RESULTS = 20;
 
+const NOT_CONFIGURED =
+  'no web search provider is configured on this server: set WEBSEARCH_PROVIDER (searxng, brave or tavily) and its SEARXNG_URL, BRAVE_API_KEY or TAVILY_API_KEY';
+
 const REQUIRED: Record<SearchProviderName, string> = {
   searxng: 'SEARXNG_URL',
   brave: 'BRAVE_API_KEY',
@@ -58,9 +61,10 @@ export function searchProviderFromEnv(
 /**
  * The `websearch` adapter over one provider: a function (`name`, default `web_search`) taking `query` and
  * an optional `max_results`, answering `{ results: [{ title, url, snippet }] }`. The definition's
- * `max_results` is the default and the most the model may ask for; without it, 5 and 20.
+ * `max_results` is the default and the most the model may ask for; without it, 5 and 20. Without a provider
+ * (none configured) the tool is still offered, and each call is a tool error saying what to configure.
  */
-export function webSearchAdapter(provider: SearchProvider) {
+export function webSearchAdapter(provider: SearchProvider | undefined) {
   return (definition: WebSearchTool): ExecTool[] => {
     const cap = definition.max_results ?? MAX_RESULTS;
     const fallback = Math.min(definition.max_results ?? DEFAULT_MAX_RESULTS, cap);
@@ -89,6 +93,7 @@ export function webSearchAdapter(provider: SearchProvider) {
           const asked = typeof args.max_results === 'number' ? Math.trunc(args.max_results) : fallback;
           const count = Math.max(1, Math.min(asked, cap));
           signal.throwIfAborted();
+          if (!provider) throw new Error(NOT_CONFIGURED);
           const hits: SearchHit[] = await provider.search(query, { count, signal });
           return { result: { results: hits.slice(0, count) } };
         },
