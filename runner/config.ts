@@ -8,8 +8,6 @@ import type { TokenConfig } from '../shared/token-config.ts';
 import { defaultThreads } from './llm/llama-runtime.ts';
 import { parseCorsOrigins } from '../shared/cors-origins.ts';
 import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
-import { parseAllowlist } from '../edge/net/allowlist.ts';
-import { DEFAULT_PER_KEY, DEFAULT_PER_PROJECT, rateLimitConfig } from '../edge/middleware/rate-limit.ts';
 import { parseDuration } from '../shared/duration.ts';
 
 export type Mode = 'embedded' | 'edge' | 'runner';
@@ -40,10 +38,6 @@ export interface Config {
   tokens: TokenConfig;
   /** `CORS_ORIGINS`: origins browsers may call from while the server runs without auth. */
   corsOrigins: string[];
-  /** `SSRF_ALLOWLIST`: hosts, addresses and CIDRs the agent API's tools may reach although private. */
-  ssrfAllowlist: string[];
-  /** `RATE_LIMIT_PER_KEY`, `RATE_LIMIT_PER_PROJECT`: requests per minute on /llm-exec (0: off). */
-  rateLimits: { perKey: number; perProject: number };
   maxBodyBytes: number;
   logLevel: LogLevel;
   llmThreads: number;
@@ -167,18 +161,6 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
 
   const cors = parseCorsOrigins(env.CORS_ORIGINS);
   problems.push(...cors.problems);
-  let rateLimits = { perKey: DEFAULT_PER_KEY, perProject: DEFAULT_PER_PROJECT };
-  try {
-    rateLimits = rateLimitConfig(env);
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  let ssrfAllowlist: string[] = [];
-  try {
-    ssrfAllowlist = parseAllowlist(env.SSRF_ALLOWLIST);
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const modelsFile = str('MODELS_FILE') ?? 'models.json';
@@ -210,8 +192,6 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
       entitySecret: str('ENTITY_SECRET'),
     },
     corsOrigins: cors.origins,
-    ssrfAllowlist,
-    rateLimits,
     maxBodyBytes,
     logLevel: logLevel as LogLevel,
     llmThreads,

@@ -23,16 +23,28 @@ import { undiciTransport } from './undici-transport.ts';
 import { guardedNodeFetch, resolveHost } from './net/guarded-dispatcher.ts';
 import { createExecDeps } from '../edge/exec/exec-deps.ts';
 import { createGuardedFetch } from '../edge/net/ssrf.ts';
-import { MemoryRateLimiter } from '../edge/middleware/rate-limit.ts';
+import { MemoryRateLimiter, rateLimitConfig } from '../edge/middleware/rate-limit.ts';
+import { parseAllowlist } from '../edge/net/allowlist.ts';
 
 /**
  * The agent API's services on Node: the SSRF guard checks each URL and redirect (names resolved first) and
  * its connections check the addresses they reach, so DNS rebinding cannot slip past.
  */
-export function nodeExecDeps(allowlist: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+export function nodeExecDeps(env: NodeJS.ProcessEnv = process.env) {
+  const allowlist = configured(() => parseAllowlist(env.SSRF_ALLOWLIST));
   const fetch = createGuardedFetch({ allowlist, resolve: resolveHost, fetch: guardedNodeFetch(allowlist) });
+  return configured(() => createExecDeps({ fetch, env }));
+}
+
+/** Rate limits on /llm-exec from `RATE_LIMIT_PER_KEY` / `RATE_LIMIT_PER_PROJECT`, kept in this process's memory. */
+export function nodeRateLimits(env: NodeJS.ProcessEnv = process.env) {
+  return { limiter: new MemoryRateLimiter(), ...configured(() => rateLimitConfig(env)) };
+}
+
+/** Runs a parser of the edge's settings; its error is a ConfigError (the server exits naming the variable). */
+function configured<T>(parse: () => T): T {
   try {
-    return createExecDeps({ fetch, env });
+    return parse();
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -103,8 +115,8 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
     logger,
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,
-    exec: nodeExecDeps(config.ssrfAllowlist),
-    rateLimit: { limiter: new MemoryRateLimiter(), ...config.rateLimits },
+    exec: nodeExecDeps(),
+    rateLimit: nodeRateLimits(),
   };
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);

@@ -48,5 +48,8 @@ describe('npm start (embedded)', () => {
     const result = await runScript('start', { DATA_DIR: dataDir, PORT: 'eighty' });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('PORT must be an integer');
+    const allowlist = await runScript('start', { DATA_DIR: dataDir, PORT: '0', SSRF_ALLOWLIST: '10.0.0.1/8' });
+    expect(allowlist.code).toBe(2);
+    expect(allowlist.stderr).toContain('SSRF_ALLOWLIST: "10.0.0.1/8" has bits set past its prefix length');
   });
 });

@@ -108,7 +108,7 @@ export async function scriptedUpstream(): Promise<ScriptedUpstream> {
     ended = true;
     res.end();
   });
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = 5000; // above undici's 2 s threshold, so clients reuse connections
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
