@@ -52,7 +52,13 @@ export interface RoundServices {
   nesting?: Nesting['nested'];
 }
 
-const TIMEOUT = Symbol('round timeout');
+/** What the round's own deadline aborts with (an Error: anything else thrown would escape Hono's error handler). */
+class RoundTimeout extends Error {
+  constructor(ms: number) {
+    super(`the round's timeout_ms (${ms} ms) passed`);
+    this.name = 'TimeoutError';
+  }
+}
 
 interface PlannedCall {
   call: ToolCall;
@@ -77,8 +83,16 @@ function capped(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit)}\n[truncated: ${text.length - limit} more characters]`;
 }
 
-function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error
+    ? reason
+    : new DOMException(String(reason ?? 'The operation was aborted'), 'AbortError');
+}
+
+/** Anything thrown, as an Error (a signal's reason may be a string). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 const TOOLS_REFUSED = /does not support (tools|tool calling|function calling|functions)|tools? (are|is) not supported/i;
@@ -112,14 +126,36 @@ function toolsRefusal(err: unknown): never {
 export async function* runRound(setup: RoundSetup, services: RoundServices): AsyncGenerator<RoundEvent> {
   const { inference, nesting } = services;
   const timeout = new AbortController();
-  const timer = setup.config?.timeout_ms ? setTimeout(() => timeout.abort(TIMEOUT), setup.config.timeout_ms) : null;
+  const limitMs = setup.config?.timeout_ms;
+  const timer = limitMs ? setTimeout(() => timeout.abort(new RoundTimeout(limitMs)), limitMs) : null;
+  const timedOut = () => timeout.signal.aborted && !services.signal.aborted;
   const signal = AbortSignal.any([services.signal, timeout.signal]);
   const mark = <E extends RoundEvent>(event: E): E => (nesting ? { ...event, nested: nesting } : event);
   const maxLoops = setup.config?.max_loops ?? DEFAULT_MAX_LOOPS;
   const toolTimeoutMs = setup.config?.tool_timeout_ms ?? DEFAULT_TOOL_TIMEOUT_MS;
 
+  async function* timedOutAtOnce(): AsyncGenerator<RoundEvent> {
+    yield start();
+    const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+    const message = { role: 'assistant' as const, content: null };
+    const thread = setup.threadId ? { thread_id: setup.threadId } : {};
+    yield mark({ type: 'end', usage, finish_reason: 'timeout', message, messages: [], ...thread });
+  }
+  const start = () =>
+    mark({
+      type: 'start' as const,
+      message: { role: 'assistant' as const, model: setup.model, thread_id: setup.threadId },
+    });
+
   try {
-    const toolset = await resolveToolSet(setup.tools ?? [], services.adapters, { signal, fetch: services.fetch });
+    let toolset: ToolSet;
+    try {
+      toolset = await resolveToolSet(setup.tools ?? [], services.adapters, { signal, fetch: services.fetch });
+    } catch (err) {
+      if (!timedOut()) throw asError(err);
+      yield* timedOutAtOnce();
+      return;
+    }
     const history: ChatMessage[] = toChatMessages(setup.messages, {
       instructions: setup.instructions,
       verbosity: setup.llmConfig?.verbosity,
@@ -127,7 +163,8 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
     const continuation = pendingCalls(setup.messages, toolset);
     const usage: ExecUsage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
     const added: ExecMessage[] = [];
-    const invalidOnce = new Set<string>();
+    /** Tools the model called with invalid arguments in its previous turn (fed back once; twice in a row ends the round). */
+    let invalidBefore = new Set<string>();
     const config = setup.llmConfig ?? {};
     const ask = () =>
       inference.chat(
@@ -146,8 +183,15 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
       );
 
     // The first model call is accepted before anything streams (an unknown model is an HTTP status).
-    let answer: AsyncIterable<ChatEvent> | null = continuation.length ? null : await ask().catch(toolsRefusal);
-    yield mark({ type: 'start', message: { role: 'assistant', model: setup.model, thread_id: setup.threadId } });
+    let answer: AsyncIterable<ChatEvent> | null = null;
+    try {
+      if (!continuation.length) answer = await ask().catch(toolsRefusal);
+    } catch (err) {
+      if (!timedOut()) throw asError(err);
+      yield* timedOutAtOnce();
+      return;
+    }
+    yield start();
     for (const failure of toolset.failures) {
       yield mark({
         type: 'error',
@@ -207,11 +251,11 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
           }
         }
       } catch (err) {
-        if (timeout.signal.aborted && !services.signal.aborted) {
+        if (timedOut()) {
           yield end('timeout', { role: 'assistant', content: text || null });
           return;
         }
-        throw err;
+        throw services.signal.aborted ? abortError(services.signal) : asError(err);
       }
       answer = null;
       // A model stream that a timeout or the client cut may end quietly instead of failing.
@@ -239,6 +283,8 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
       const server: PlannedCall[] = [];
       const client: ToolCall[] = [];
       const approvals: McpApprovalRequest[] = [];
+      const invalidNow = new Set<string>();
+      let givenUp: string | undefined;
       for (const call of calls) {
         const tool = toolset.byName.get(call.function.name);
         const checked = tool
@@ -247,12 +293,9 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         if (!checked.ok) {
           const key = call.function.name;
           const message = `Invalid call of ${key}: ${checked.problem}`;
-          if (invalidOnce.has(key)) {
-            throw new AppError(422, `The model called ${key} with invalid arguments twice: ${checked.problem}`, {
-              code: 'INVALID_TOOL_ARGUMENTS',
-            });
-          }
-          invalidOnce.add(key);
+          invalidNow.add(key);
+          if (invalidBefore.has(key))
+            givenUp ??= `The model called ${key} with invalid arguments twice: ${checked.problem}`;
           yield mark({ type: 'error', error: { message, code: 'INVALID_TOOL_ARGUMENTS' }, tool_call_id: call.id });
           answerTool({
             id: call.id,
@@ -271,6 +314,12 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
             arguments: JSON.stringify(checked.args),
           });
         } else server.push({ call, tool: tool!, args: checked.args });
+      }
+      invalidBefore = invalidNow;
+      if (givenUp) {
+        yield mark({ type: 'error', error: { message: givenUp, code: 'INVALID_TOOL_ARGUMENTS' } });
+        yield end('invalid_tool_call', { role: 'assistant', content: text || null });
+        return;
       }
 
       for (const call of client) {
@@ -336,34 +385,27 @@ async function* runCalls(
   const queue = new AsyncQueue<RoundEvent>();
   const answers: (Answered | undefined)[] = [];
   let left = planned.length;
-  planned.forEach(({ call, tool, args }, i) => {
-    void execute(tool, args, call.id, tool.timeoutMs ?? timeoutMs, signal, services.fetch, (e) => queue.push(e)).then(
-      (output) => {
-        if (output.usage) addUsage(usage, output.usage);
-        const text = resultText(output.result);
-        answers[i] = { id: call.id, name: call.function.name, text: capped(text, MODEL_RESULT_CHARS) };
-        const result = text.length > EVENT_RESULT_CHARS ? capped(text, EVENT_RESULT_CHARS) : output.result;
-        queue.push(
-          mark({
-            type: 'tool_result',
-            id: call.id,
-            tool_name: call.function.name,
-            result,
-            ...(output.isError ? { is_error: true } : {}),
-          }),
-        );
-        if (output.isError) {
-          queue.push(
-            mark({
-              type: 'error',
-              error: { message: `Tool ${call.function.name} failed: ${capped(text, 1000)}`, code: 'TOOL_ERROR' },
-              tool_call_id: call.id,
-            }),
-          );
-        }
+  const settle = ({ call }: PlannedCall, i: number, output: ToolOutput) => {
+    if (output.usage) addUsage(usage, output.usage);
+    const text = resultText(output.result);
+    answers[i] = { id: call.id, name: call.function.name, text: capped(text, MODEL_RESULT_CHARS) };
+    const result = text.length > EVENT_RESULT_CHARS ? capped(text, EVENT_RESULT_CHARS) : output.result;
+    const error = output.isError ? { is_error: true } : {};
+    queue.push(mark({ type: 'tool_result', id: call.id, tool_name: call.function.name, result, ...error }));
+    if (output.isError) {
+      const message = `Tool ${call.function.name} failed: ${capped(text, 1000)}`;
+      queue.push(mark({ type: 'error', error: { message, code: 'TOOL_ERROR' }, tool_call_id: call.id }));
+    }
+  };
+  planned.forEach((planned, i) => {
+    const { call, tool, args } = planned;
+    void execute(tool, args, call.id, tool.timeoutMs ?? timeoutMs, signal, services.fetch, (e) => queue.push(e))
+      .then((output) => settle(planned, i, output))
+      // A result that cannot be rendered (circular JSON) is still an answer: the round never hangs on it.
+      .catch((err: unknown) => settle(planned, i, { result: `Error: ${asError(err).message}`, isError: true }))
+      .finally(() => {
         if (--left === 0) queue.end();
-      },
-    );
+      });
   });
   yield* queue;
   // Tool messages follow the assistant message in the model's order, whatever order they finished in.

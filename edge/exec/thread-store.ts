@@ -52,7 +52,25 @@ function fromRow(row: { role: string; content: string | null; extra: Record<stri
  * is a 404, never a 403: ids do not leak.
  */
 export class ThreadStore {
+  /** Threads with a round running in this process. */
+  readonly #busy = new Set<string>();
+
   constructor(private readonly db: Db) {}
+
+  /**
+   * Holds the thread for one round: a second round on it while one runs is a 409 (its history would miss
+   * the first one's messages). Across processes the append's sequence check does the same. Returns the release.
+   */
+  begin(id: string): () => void {
+    if (this.#busy.has(id)) {
+      throw new AppError(409, `Thread ${id} has a round running: wait for it to end`, {
+        code: 'thread_busy',
+        param: 'thread_id',
+      });
+    }
+    this.#busy.add(id);
+    return () => void this.#busy.delete(id);
+  }
 
   async create(owner: Principal, metadata?: Record<string, unknown>): Promise<ThreadSummary> {
     const id = `thread_${crypto.randomUUID().replace(/-/g, '')}`;
@@ -89,30 +107,39 @@ export class ThreadStore {
     return rows.map(fromRow);
   }
 
+  /** A 409 when `adding` more messages would pass MAX_THREAD_MESSAGES (checked before a round runs, and at append). */
+  checkRoom(id: string, count: number, adding = 1): void {
+    if (count + adding <= MAX_THREAD_MESSAGES) return;
+    throw new AppError(409, `Thread ${id} is full (${MAX_THREAD_MESSAGES} messages): start a new thread`, {
+      code: 'thread_full',
+      param: 'thread_id',
+    });
+  }
+
   /**
-   * Appends messages after the thread's last. Two rounds appending at once cannot interleave: the
-   * unique (thread, seq) index refuses the second writer, which retries after the first.
+   * Appends messages after the `after` messages the round read. If another writer (another process) appended
+   * meanwhile, the round's messages would follow history it never saw: a 409 `thread_conflict` instead (the
+   * unique (thread, seq) index makes the check atomic).
    */
-  async append(id: string, added: readonly ExecMessage[]): Promise<void> {
+  async append(id: string, added: readonly ExecMessage[], { after }: { after: number }): Promise<void> {
     if (added.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
-      const [last] = await this.db
-        .select({ seq: max(messages.seq) })
-        .from(messages)
-        .where(eq(messages.threadId, id));
-      const start = (last?.seq ?? -1) + 1;
-      if (start + added.length > MAX_THREAD_MESSAGES) {
-        throw new AppError(409, `Thread ${id} is full (${MAX_THREAD_MESSAGES} messages): start a new thread`, {
-          code: 'thread_full',
-          param: 'thread_id',
-        });
-      }
-      try {
-        await this.db.insert(messages).values(added.map((m, i) => toRow(id, start + i, m)));
-        break;
-      } catch (err) {
-        if (attempt >= 4 || !/UNIQUE/i.test(String((err as Error)?.message) + String((err as Error)?.cause))) throw err;
-      }
+    const [last] = await this.db
+      .select({ seq: max(messages.seq) })
+      .from(messages)
+      .where(eq(messages.threadId, id));
+    const conflict = () =>
+      new AppError(409, `Thread ${id} changed while this round ran: its messages were not stored`, {
+        code: 'thread_conflict',
+        param: 'thread_id',
+      });
+    if ((last?.seq ?? -1) + 1 !== after) throw conflict();
+    this.checkRoom(id, after, added.length);
+    try {
+      await this.db.insert(messages).values(added.map((m, i) => toRow(id, after + i, m)));
+    } catch (err) {
+      if (/UNIQUE/i.test(`${(err as Error)?.message} ${((err as Error)?.cause as Error | undefined)?.message}`))
+        throw conflict();
+      throw err;
     }
     await this.db.update(threads).set({ updatedAt: new Date() }).where(eq(threads.id, id));
   }

@@ -21,12 +21,19 @@ export function checkArguments(raw: unknown, schema: Record<string, unknown>): A
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     return { ok: false, problem: 'the arguments must be a JSON object' };
   }
-  let validator = validators.get(schema);
-  if (!validator) {
-    validator = new Validator(schema as Schema, '2020-12', false);
-    validators.set(schema, validator);
+  let result: ReturnType<Validator['validate']>;
+  try {
+    let validator = validators.get(schema);
+    if (!validator) {
+      validator = new Validator(schema as Schema, '2020-12', false);
+      validators.set(schema, validator);
+    }
+    result = validator.validate(args);
+  } catch {
+    // A schema the validator cannot apply (a pattern invalid under the u flag, an unresolvable $ref) checks
+    // nothing: the tool gets the parsed object, as it would without a schema.
+    return { ok: true, args: args as Record<string, unknown> };
   }
-  const result = validator.validate(args);
   if (result.valid) return { ok: true, args: args as Record<string, unknown> };
   const problems = result.errors
     .filter((e) => e.keyword !== 'properties' && e.keyword !== '$ref' && e.keyword !== 'allOf')

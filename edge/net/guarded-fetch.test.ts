@@ -188,4 +188,18 @@ describe('createGuardedFetch', () => {
     stalled.abort();
     expect(((await rejection(res.text())) as Error).name).toBe('AbortError');
   });
+
+  it('refuses URLs with credentials and names failures without the query', async () => {
+    const guarded = createGuardedFetch({ allowlist: ['127.0.0.1'] });
+    const creds = (await rejection(guarded('http://user:secret@127.0.0.1:1/x'))) as AppError;
+    expect(creds).toMatchObject({ status: 400, code: 'ssrf_blocked' });
+    expect(creds.message).not.toContain('secret');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const down = (await rejection(guarded(`http://127.0.0.1:${port}/path?api_key=SECRET`))) as AppError;
+    expect(down).toMatchObject({ status: 502, code: 'upstream_unreachable' });
+    expect(down.message).toBe(`http://127.0.0.1:${port}/path could not be reached (ECONNREFUSED)`);
+  });
 });

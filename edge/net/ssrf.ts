@@ -82,6 +82,8 @@ function parseUrl(input: string | URL): URL {
 async function check(url: URL, allow: Allowlist, resolve?: ResolveHost, signal?: AbortSignal): Promise<URL> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw refused(url, 'only http: and https: URLs are allowed', false);
+  if (url.username || url.password)
+    throw refused(url, 'a URL may not carry credentials (user:password@): send them in headers', false);
   const host = normalizeHost(url.hostname);
   if (allow.allowsHost(host)) return url;
   const literal = parseIp(host);
@@ -116,6 +118,25 @@ function parseLocation(location: string, base: URL): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A network failure as a 502 that names the URL without its query (undici's messages quote whole URLs,
+ * which may hold keys) and keeps the failure's code (`ECONNREFUSED`, `ENOTFOUND`…).
+ */
+function unreachable(url: URL, err: unknown): AppError {
+  let code: string | undefined;
+  let e: unknown = err;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 4 && !code; depth++) {
+    const { code: found, cause, errors } = e as { code?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof found === 'string') code = found;
+    e = cause ?? errors?.[0];
+  }
+  const why = code ?? (err instanceof Error ? err.message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>') : 'failed');
+  return new AppError(502, `${describe(url)} could not be reached (${why})`, {
+    code: 'upstream_unreachable',
+    cause: err,
+  });
 }
 
 /** The AppError (an SSRF refusal at connect time) that a fetch failure wraps, if any. */
@@ -154,7 +175,11 @@ export function createGuardedFetch(options: SsrfGuardOptions = {}): GuardedFetch
           }, timeoutMs)
         : undefined;
     const settle = () => timer !== undefined && clearTimeout(timer);
-    const mapError = (err: unknown) => (deadline.signal.aborted ? deadline.signal.reason : (appErrorIn(err) ?? err));
+    const mapError = (err: unknown) => {
+      if (deadline.signal.aborted) return deadline.signal.reason;
+      if (callerSignal?.aborted) return err;
+      return appErrorIn(err) ?? unreachable(first, err);
+    };
 
     let url = first;
     let method = (rest.method ?? 'GET').toUpperCase();

@@ -150,4 +150,44 @@ describe('threads', () => {
     expect(rest.data.map((x: { metadata: { i: number } }) => x.metadata.i)).toEqual([0]);
     expect((await call(keyB, '/threads?limit=0')).status).toBe(400);
   });
+
+  it('runs one round at a time on a thread: a second one meanwhile is a 409', async () => {
+    const thread = await (await call(keyA, '/threads', {})).json();
+    upstream.script([{ hang: true }]);
+    const client = new AbortController();
+    const first = await t.app.request('/llm-exec/round/stream', {
+      method: 'POST',
+      headers: { 'x-api-key': keyA, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        thread_id: thread.id,
+        messages: [{ role: 'user', content: 'talk' }],
+      }),
+      signal: client.signal,
+    });
+    const reader = first.body!.getReader();
+    await reader.read();
+    const second = await call(keyA, '/round', {
+      model: 'gpt-4o-mini',
+      thread_id: thread.id,
+      messages: [{ role: 'user', content: 'me too' }],
+    });
+    expect(second.status).toBe(409);
+    expect((await second.json()).error).toMatch(/has a round running/);
+    client.abort();
+    await reader.cancel();
+    upstream.script([{ text: 'now' }]);
+    await expect
+      .poll(
+        async () =>
+          (
+            await call(keyA, '/round', {
+              model: 'gpt-4o-mini',
+              thread_id: thread.id,
+              messages: [{ role: 'user', content: 'again' }],
+            })
+          ).status,
+      )
+      .toBe(200);
+  });
 });

@@ -172,6 +172,28 @@ describe('POST /llm-exec/round', () => {
     expect(toolAborted).toBe(true);
   });
 
+  it('times out cleanly before the first event too (a slow tool listing)', async () => {
+    const slow = {
+      websearch: async (_d: unknown, { signal }: { signal: AbortSignal }) =>
+        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    };
+    const { app } = await execTestApp(upstream, { adapters: slow as never });
+    const res = await app.request(
+      '/llm-exec/round/stream',
+      json({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [{ type: 'websearch' }],
+        config: { timeout_ms: 100 },
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(documentEvents(await res.text()).map((e) => [e.type, e.finish_reason])).toEqual([
+      ['start', undefined],
+      ['end', 'timeout'],
+    ]);
+  });
+
   it('times out inside a model call too, keeping the text so far', async () => {
     const { app } = await execTestApp(upstream);
     upstream.script([{ hang: true }]);
@@ -271,7 +293,13 @@ describe('POST /llm-exec/round', () => {
       json({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'weather' }], tools: [ASK] }),
     );
     const events = documentEvents(await stream.text());
-    expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'INVALID_TOOL_ARGUMENTS' }, statusCode: 422 });
+    // Fed back after the first turn, given up after the second: an error event, then a clean end.
+    expect(upstream.requests.filter((r) => r.messages.at(-1)!.role === 'tool')).toHaveLength(2);
+    expect(events.at(-2)).toMatchObject({
+      type: 'error',
+      error: { code: 'INVALID_TOOL_ARGUMENTS', message: expect.stringMatching(/twice/) },
+    });
+    expect(events.at(-1)).toMatchObject({ type: 'end', finish_reason: 'invalid_tool_call' });
   });
 });
 

@@ -43,12 +43,19 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
   if (stored.length + body.messages.length === 0) {
     throw new AppError(400, 'messages: must not be empty', { param: 'messages' });
   }
+  if (body.thread_id) deps.threads.checkRoom(body.thread_id, stored.length, body.messages.length + 1);
   const session = c.get('session');
-  const release = c.req.header('x-session-id')
-    ? await deps.sessions.beginTurn(session, { defer: (write) => background(c, write) })
-    : () => {};
-  c.req.raw.signal.addEventListener('abort', release, { once: true });
+  const releases: (() => void)[] = [];
+  const release = () => releases.splice(0).forEach((r) => r());
+  // Cancelled when the client leaves, or when the stream is cancelled (Workers may not abort the request's signal).
+  const cancel = new AbortController();
+  const onAbort = () => cancel.abort(c.req.raw.signal.reason);
+  c.req.raw.signal.addEventListener('abort', onAbort, { once: true });
+  releases.push(() => c.req.raw.signal.removeEventListener('abort', onAbort));
   try {
+    if (c.req.header('x-session-id'))
+      releases.push(await deps.sessions.beginTurn(session, { defer: (write) => background(c, write) }));
+    if (body.thread_id) releases.push(deps.threads.begin(body.thread_id));
     const threadId = body.thread_id ?? (body.new_thread ? (await deps.threads.create(owner)).id : undefined);
     const { options } = generationCall(c);
     const services = roundServices({
@@ -57,16 +64,30 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
       agents: deps.agents,
       owner,
       call: { ...options, signal: undefined },
-      signal: c.req.raw.signal,
+      signal: cancel.signal,
     });
     const events = runRound({ ...body, messages: [...stored, ...body.messages], threadId }, services);
     const first = await events.next();
-    const save = threadId ? (added: ExecMessage[]) => deps.threads.append(threadId, added) : undefined;
-    return finishing(first, events, { save, requestMessages: body.messages, release });
+    const after = stored.length;
+    const save = threadId ? (added: ExecMessage[]) => deps.threads.append(threadId, added, { after }) : undefined;
+    return cancellable(finishing(first, events, { save, requestMessages: body.messages, release }), cancel);
   } catch (err) {
     release();
     throw err;
   }
+}
+
+/** The stream's consumer stopping (a cancelled response) aborts the round at once, even while it awaits a model or tool. */
+function cancellable<T>(events: AsyncGenerator<T>, cancel: AbortController): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => events.next(),
+      return: async (value?: unknown) => {
+        if (!cancel.signal.aborted) cancel.abort(new DOMException('The client went away', 'AbortError'));
+        return events.return(value as T);
+      },
+    }),
+  };
 }
 
 /** The primed round: its first event, then the rest; the thread is written before `end`, the turn released after. */

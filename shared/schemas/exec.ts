@@ -17,8 +17,15 @@ export const EXEC_LIMITS = {
 } as const;
 
 const Name = z.string().min(1).max(64);
-const Headers = z.record(z.string().min(1).max(256), z.string().max(8192));
-const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+/** A header value or credential sent on the wire: no CR, LF or NUL (which fetch would refuse, echoing the value). */
+const WireValue = z
+  .string()
+  .max(8192)
+  .regex(/^[^\r\n\0]*$/, 'must not contain line breaks or NUL characters');
+const Headers = z.record(z.string().min(1).max(256), WireValue);
+const HttpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), 'must not carry credentials (user:password@): use headers');
 
 /** `custom`: a client-side function (no executor here: the round ends with `tool_calls`). */
 export const CustomTool = z.object({
@@ -68,18 +75,18 @@ export const OpenApiSecurity = z.discriminatedUnion('type', [
     in: z.enum(['header', 'query', 'cookie']).optional(),
     /** Header/query/cookie name; default: the document's apiKey scheme's, else `X-API-Key`. */
     name: z.string().min(1).max(256).optional(),
-    value: z.string().max(8192),
+    value: WireValue,
   }),
   z.object({
     type: z.literal('http'),
     scheme: z.enum(['basic', 'bearer']),
     /** bearer: the token; basic: `user:password` (or give username/password). */
-    value: z.string().max(8192).optional(),
-    username: z.string().max(1024).optional(),
-    password: z.string().max(1024).optional(),
+    value: WireValue.optional(),
+    username: WireValue.optional(),
+    password: WireValue.optional(),
   }),
-  z.object({ type: z.literal('oauth2'), value: z.string().max(8192) }),
-  z.object({ type: z.literal('openIdConnect'), value: z.string().max(8192) }),
+  z.object({ type: z.literal('oauth2'), value: WireValue }),
+  z.object({ type: z.literal('openIdConnect'), value: WireValue }),
 ]);
 export type OpenApiSecurity = z.infer<typeof OpenApiSecurity>;
 
@@ -238,7 +245,15 @@ export const RoundRequest = z.object({
 });
 export type RoundRequest = z.infer<typeof RoundRequest>;
 
-export type ExecFinishReason = 'stop' | 'length' | 'tool_calls' | 'max_loops' | 'timeout' | 'approval_required';
+export type ExecFinishReason =
+  | 'stop'
+  | 'length'
+  | 'tool_calls'
+  | 'max_loops'
+  | 'timeout'
+  | 'approval_required'
+  /** The model called a tool with invalid arguments in two turns in a row (the first was fed back to it). */
+  | 'invalid_tool_call';
 
 export interface ExecUsage {
   prompt_tokens: number;

@@ -56,6 +56,8 @@ export function callableAdapter({
         name: definition.name ?? agent.slug,
         description: definition.description ?? agent.description ?? `Runs the agent "${agent.name}" on a task.`,
         parameters: PARAMETERS,
+        // The agent's own round limit (plus a moment to end cleanly), else the round's tool timeout.
+        ...(agent.config?.timeout_ms ? { timeoutMs: agent.config.timeout_ms + 1_000 } : {}),
         run: async (args, context) => {
           if (ancestors.includes(agent.id)) {
             const chain = [...ancestors, agent.id].join(' → ');
