@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, lt, max, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, lt, max, or, type SQL } from 'drizzle-orm';
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../../drizzle/db.ts';
 import { messages, threads } from '../../drizzle/schema.ts';
@@ -144,15 +144,22 @@ export class ThreadStore {
     await this.db.update(threads).set({ updatedAt: new Date() }).where(eq(threads.id, id));
   }
 
-  /** The caller's threads, newest first; `before` (a `created_at`) pages back. */
-  async list(owner: Principal, { limit = 20, before }: { limit?: number; before?: number } = {}) {
+  /** The caller's threads, newest first; `after` (the last id of the previous page) pages back, as OpenAI's lists do. */
+  async list(owner: Principal, { limit = 20, after }: { limit?: number; after?: string } = {}) {
+    let older: SQL | undefined;
+    if (after) {
+      const cursor = await this.get(after, owner);
+      const at = new Date(cursor.created_at);
+      older = or(lt(threads.createdAt, at), and(eq(threads.createdAt, at), lt(threads.id, cursor.id)));
+    }
     const rows = await this.db
       .select()
       .from(threads)
-      .where(and(ownerFilter(threads, owner), before ? lt(threads.createdAt, new Date(before)) : undefined))
+      .where(and(ownerFilter(threads, owner), older))
       .orderBy(desc(threads.createdAt), desc(threads.id))
       .limit(limit + 1);
-    return { data: rows.slice(0, limit).map(summary), has_more: rows.length > limit };
+    const data = rows.slice(0, limit).map(summary);
+    return { data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rows.length > limit };
   }
 
   /** Removes the thread and its messages; 404 when it is not the caller's. */
@@ -160,15 +167,6 @@ export class ThreadStore {
     await this.get(id, owner);
     await this.db.delete(messages).where(eq(messages.threadId, id));
     await this.db.delete(threads).where(eq(threads.id, id));
-  }
-
-  /** Messages in a thread (for listings). */
-  async count(id: string): Promise<number> {
-    const [row] = await this.db
-      .select({ n: sql<number>`count(*)` })
-      .from(messages)
-      .where(eq(messages.threadId, id));
-    return Number(row?.n ?? 0);
   }
 }
 

@@ -146,7 +146,7 @@ describe('threads', () => {
     const page = await (await call(keyB, '/threads?limit=2')).json();
     expect(page.data.map((x: { metadata: { i: number } }) => x.metadata.i)).toEqual([2, 1]);
     expect(page.has_more).toBe(true);
-    const rest = await (await call(keyB, `/threads?limit=2&before=${page.data[1].created_at}`)).json();
+    const rest = await (await call(keyB, `/threads?limit=2&after=${page.last_id}`)).json();
     expect(rest.data.map((x: { metadata: { i: number } }) => x.metadata.i)).toEqual([0]);
     expect((await call(keyB, '/threads?limit=0')).status).toBe(400);
   });

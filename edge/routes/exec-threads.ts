@@ -6,8 +6,8 @@ import { validate } from '../validate.ts';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  /** A `created_at` (ms) from the previous page: threads created before it. */
-  before: z.coerce.number().int().positive().optional(),
+  /** The previous page's `last_id`: the threads after it (older). */
+  after: z.string().min(1).max(128).optional(),
 });
 
 const CreateThread = z.object({ metadata: z.record(z.string().max(64), z.unknown()).optional() }).default({});
@@ -25,8 +25,8 @@ export function execThreadRoutes(deps: Pick<AppDeps, 'db'>) {
       return c.json(await threads.create(c.get('principal'), metadata), 201);
     })
     .get('/threads', validate('query', ListQuery), async (c) => {
-      const { limit, before } = c.req.valid('query');
-      return c.json({ object: 'list', ...(await threads.list(c.get('principal'), { limit, before })) });
+      const { limit, after } = c.req.valid('query');
+      return c.json({ object: 'list', ...(await threads.list(c.get('principal'), { limit, after })) });
     })
     .get('/threads/:id', async (c) => {
       const owner = c.get('principal');
