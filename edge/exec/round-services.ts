@@ -27,14 +27,24 @@ export interface RoundServiceOptions {
   /** Agents running above this round (a sub-round's chain), for cycle and depth checks. */
   ancestors?: readonly string[];
   nesting?: RoundServices['nesting'];
+  /** Sub-rounds started so far under the top-level round (shared down the tree). */
+  subRounds?: { started: number };
 }
+
+/** Sub-agent runs one top-level round may start, all depths together: bounds a model's fan-out. */
+export const MAX_SUB_ROUNDS = 32;
 
 /** The services of one round: the deployment's adapters plus `callable`, whose agents run as sub-rounds. */
 export function roundServices(options: RoundServiceOptions): RoundServices {
   const { inference, exec, agents, owner, call, signal, ancestors = [], nesting } = options;
+  const subRounds = options.subRounds ?? { started: 0 };
   const callable = callableAdapter({
     find: (idOrSlug) => agents.find(idOrSlug, owner),
-    run: (agent, input, context) => runAgent(agent, input, context, { ...options, ancestors }),
+    run: async (agent, input, context) => {
+      if (++subRounds.started > MAX_SUB_ROUNDS)
+        return { result: `Error: a round may run at most ${MAX_SUB_ROUNDS} sub-agents`, isError: true };
+      return runAgent(agent, input, context, { ...options, ancestors, subRounds });
+    },
     ancestors,
   });
   return { inference, call, fetch: exec.fetch, signal, nesting, adapters: { ...exec.adapters, callable } };

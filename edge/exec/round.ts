@@ -52,6 +52,13 @@ export interface RoundServices {
   nesting?: Nesting['nested'];
 }
 
+const partialMessages = new WeakMap<object, ExecMessage[]>();
+
+/** The messages a failed round had added before `err` ended it (tool calls that already ran), if any. */
+export function messagesBeforeFailure(err: unknown): ExecMessage[] | undefined {
+  return typeof err === 'object' && err !== null ? partialMessages.get(err) : undefined;
+}
+
 /** What the round's own deadline aborts with (an Error: anything else thrown would escape Hono's error handler). */
 class RoundTimeout extends Error {
   constructor(ms: number) {
@@ -147,6 +154,7 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
       message: { role: 'assistant' as const, model: setup.model, thread_id: setup.threadId },
     });
 
+  const added: ExecMessage[] = [];
   try {
     let toolset: ToolSet;
     try {
@@ -162,7 +170,6 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
     });
     const continuation = pendingCalls(setup.messages, toolset);
     const usage: ExecUsage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-    const added: ExecMessage[] = [];
     /** Tools the model called with invalid arguments in its previous turn (fed back once; twice in a row ends the round). */
     let invalidBefore = new Set<string>();
     const config = setup.llmConfig ?? {};
@@ -357,6 +364,10 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         return;
       }
     }
+  } catch (err) {
+    // What the round did before failing (tool calls already run) stays with the error, for the thread.
+    if (added.length && typeof err === 'object' && err !== null) partialMessages.set(err, [...added]);
+    throw err;
   } finally {
     if (timer) clearTimeout(timer);
   }

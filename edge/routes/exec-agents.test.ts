@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_SUB_ROUNDS } from '../exec/round-services.ts';
 import { MAX_AGENT_DEPTH } from '../exec/tools/callable.ts';
 import { documentEvents, execCaller, execTestApp } from '../../test/helpers/exec-app.ts';
 import { scriptedUpstream, type ScriptedUpstream, type UpstreamRequest } from '../../test/helpers/scripted-upstream.ts';
@@ -155,5 +156,28 @@ describe('callable tools', () => {
       error: 'tools.0: callable_id: no agent "researcher" in this project',
       statusCode: 400,
     });
+  });
+
+  it('bounds the sub-agents one round may start', async () => {
+    await call(keyA, '/agents', { slug: 'worker', model: 'gpt-4o-mini', instructions: 'You are the worker.' });
+    const calls = Array.from({ length: MAX_SUB_ROUNDS + 1 }, (_, i) => ({
+      name: 'worker',
+      arguments: { input: `job ${i}` },
+    }));
+    upstream.script((body) => {
+      if (system(body).includes('worker')) return { text: 'done' };
+      return lastTool(body) ? { text: 'all dispatched' } : { calls };
+    });
+    const res = await call(keyA, '/round', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'go' }],
+      tools: [{ type: 'callable', callable_id: 'worker' }],
+    });
+    const body = await res.json();
+    const results = body.messages
+      .filter((m: { role: string }) => m.role === 'tool_response')
+      .map((m: { content: string }) => m.content);
+    expect(results.filter((r: string) => r === 'done')).toHaveLength(MAX_SUB_ROUNDS);
+    expect(results.filter((r: string) => r.startsWith('Error: a round may run at most'))).toHaveLength(1);
   });
 });

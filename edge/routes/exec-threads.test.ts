@@ -190,4 +190,31 @@ describe('threads', () => {
       )
       .toBe(200);
   });
+
+  it('keeps the tool calls that ran when a round fails later, so a retry does not repeat them', async () => {
+    let runs = 0;
+    const search = {
+      name: 'web_search',
+      parameters: { type: 'object', properties: {} },
+      run: async () => ({ result: `run ${++runs}` }),
+    };
+    const withTool = await execTestApp(upstream, { adapters: { websearch: () => [search] } });
+    upstream.script([{ calls: [{ name: 'web_search', arguments: {} }] }, { status: 400, error: 'upstream refused' }]);
+    const res = await withTool.app.request('/llm-exec/round', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        new_thread: true,
+        tools: [{ type: 'websearch' }],
+        messages: [{ role: 'user', content: 'search' }],
+      }),
+    });
+    expect(res.status).toBe(400);
+    const [thread] = (await (await withTool.app.request('/llm-exec/threads')).json()).data;
+    const stored = await (await withTool.app.request(`/llm-exec/threads/${thread.id}`)).json();
+    expect(stored.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'tool_response']);
+    expect(stored.messages[2].content).toBe('run 1');
+    withTool.cleanup();
+  });
 });

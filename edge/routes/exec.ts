@@ -3,7 +3,7 @@ import { AppError } from '../../shared/errors.ts';
 import { RoundRequest, type ExecMessage } from '../../shared/schemas/exec.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { AgentStore } from '../exec/agent-store.ts';
-import { runRound } from '../exec/round.ts';
+import { messagesBeforeFailure, runRound } from '../exec/round.ts';
 import { collectRound, type RoundEvent } from '../exec/round-events.ts';
 import { roundServices, type ExecDeps } from '../exec/round-services.ts';
 import { ThreadStore } from '../exec/thread-store.ts';
@@ -107,6 +107,11 @@ async function* finishing(
       if (event.type === 'end' && !event.nested && save) await save([...requestMessages, ...event.messages]);
       yield event;
     }
+  } catch (err) {
+    // Tools that already ran stay in the thread, so a retry does not repeat their effects.
+    const partial = messagesBeforeFailure(err);
+    if (save && partial) await save([...requestMessages, ...partial]).catch(() => {});
+    throw err;
   } finally {
     release();
     await rest.return(undefined);
