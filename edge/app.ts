@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { AppError } from '../shared/errors.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../shared/limits.ts';
+import { aiTools } from './ai/ai-tools.ts';
 import { LocalAccess } from './auth/local-access.ts';
 import { createExecDeps } from './exec/exec-deps.ts';
 import type { AppDeps, AppEnv } from './env.ts';
@@ -11,6 +12,7 @@ import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { session } from './middleware/session.ts';
+import { aiProcessRoutes } from './routes/ai-process.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { execAgentRoutes } from './routes/exec-agents.ts';
 import { execThreadRoutes } from './routes/exec-threads.ts';
@@ -60,7 +62,9 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', completionRoutes(deps));
   app.route('/v1', stopRoutes(deps));
   app.route('/v1', embeddingRoutes(deps));
-  app.route('/llm-exec', execRoundRoutes({ ...deps, exec: deps.exec ?? createExecDeps() }));
+  const exec = deps.exec ?? createExecDeps();
+  app.route('/v1', aiProcessRoutes(aiTools({ ...deps, exec })));
+  app.route('/llm-exec', execRoundRoutes({ ...deps, exec }));
   app.route('/llm-exec', execThreadRoutes(deps));
   app.route('/llm-exec', execAgentRoutes(deps));
 

@@ -63,10 +63,22 @@ export function requestModel(named: string | undefined, session: { currentModel:
   return model;
 }
 
+type ChatDeps = Pick<AppDeps, 'inference' | 'sessions' | 'logger'>;
+
 /** `POST /v1/chat/completions`: streaming or not; the session's model when the body names none. */
-export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logger'>) {
-  return new Hono<AppEnv>().post('/chat/completions', validate('json', ChatCompletionRequest), async (c) => {
-    const body = c.req.valid('json');
+export function chatRoutes(deps: ChatDeps) {
+  const answer = chatHandler(deps);
+  return new Hono<AppEnv>().post('/chat/completions', validate('json', ChatCompletionRequest), (c) =>
+    answer(c, c.req.valid('json')),
+  );
+}
+
+/**
+ * Answers a validated chat request on the caller's session (JSON, or SSE chunks with `stream`): what
+ * `/v1/chat/completions` and the unified endpoint's `llm` tool both run.
+ */
+export function chatHandler(deps: ChatDeps) {
+  return async (c: Context<AppEnv>, body: ChatCompletionRequest): Promise<Response> => {
     const session = c.get('session');
     const model = requestModel(body.model, session);
     if (body.messages.length === 0 && !body.system) {
@@ -111,7 +123,7 @@ export function chatRoutes(deps: Pick<AppDeps, 'inference' | 'sessions' | 'logge
       onError: (err) => openAIErrorBody(toAppError(err)),
       logger: deps.logger,
     });
-  });
+  };
 }
 
 /** Passes events through and calls `release` once they end, however they end. */

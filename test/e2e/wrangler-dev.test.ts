@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stop } from '../helpers/child-processes.ts';
 import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
@@ -13,9 +15,22 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
   let edge = '';
   let child: ReturnType<typeof npmRun>;
   let mcp: Awaited<ReturnType<typeof listen>>;
+  let page: Server;
+  let pageUrl = '';
 
   beforeAll(async () => {
     mcp = await listen(streamable);
+    page = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=windows-1252' });
+      res.end(
+        Buffer.from(
+          '<html><body><article><h1>Caf\xe9</h1><p>Cr\xe8me br\xfbl\xe9e.</p></article></body></html>',
+          'latin1',
+        ),
+      );
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
     const [edgePort, runnerPort] = [await freePort(), await freePort()];
     edge = `http://127.0.0.1:${edgePort}`;
     const catalog = join(stateDir, 'models.json');
@@ -33,6 +48,7 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     if (child) await stop(child);
     mcp?.server.closeAllConnections();
     mcp?.server.close();
+    page?.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -108,5 +124,28 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     const end = events.at(-1)!;
     const thread = await (await fetch(`${edge}/llm-exec/threads/${end.thread_id}`)).json();
     expect(thread.messages).toHaveLength(4);
+  });
+
+  it('runs the web tools of /v1/ai/process in workerd (SSRF guard, HTML parsing, charsets)', async () => {
+    const res = await fetch(`${edge}/v1/ai/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'url_extract', config: { url: pageUrl, selectors: ['h1', 'p'] } }),
+    });
+    expect(res.status).toBe(200);
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)));
+    expect(events).toEqual([
+      { selector: 'h1', content: 'Café' },
+      { selector: 'p', content: 'Crème brûlée.' },
+    ]);
+    const refused = await fetch(`${edge}/v1/ai/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'url_analyze', config: { url: 'http://10.1.2.3/' } }),
+    });
+    expect(refused.status).toBe(400);
   });
 });

@@ -1,0 +1,32 @@
+import type { Context } from 'hono';
+import type { z, ZodType } from 'zod';
+import type { AppEnv } from '../env.ts';
+
+/** One tool of `POST /v1/ai/process`: its config's schema, and the handler its own endpoint runs too. */
+export interface AiTool {
+  config: ZodType;
+  /** Answers exactly as the tool's specific endpoint does (same JSON, same SSE events, same statuses). */
+  handle(c: Context<AppEnv>, config: unknown): Promise<Response>;
+}
+
+/** A tool whose handler takes its parsed config. */
+export function aiTool<S extends ZodType>(
+  config: S,
+  handle: (c: Context<AppEnv>, config: z.infer<S>) => Promise<Response>,
+): AiTool {
+  return { config, handle: (c, parsed) => handle(c, parsed as z.infer<S>) };
+}
+
+/** The document's tools that other capabilities bring (images, OCR, speech…), and what each needs. */
+export const PLANNED_AI_TOOLS: Record<string, string> = {
+  image_generation: 'image generation',
+  image_refinement: 'image refinement',
+  image_analysis: 'image analysis (CLIP)',
+  ocr: 'OCR',
+  translation: 'translation',
+  text_to_speech: 'text-to-speech',
+  speech_to_text: 'speech-to-text',
+  list_speech_models: 'speech models',
+  youtube_stream: 'YouTube streaming',
+  system_metrics: 'system metrics',
+};

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import type { Logger } from '../../shared/log.ts';
+import { toAppError } from '../middleware/errors.ts';
+import type { GuardedFetch } from '../net/ssrf.ts';
+import { sseResponse } from '../sse-response.ts';
+import { analyzeUrl } from '../web/url-analyze.ts';
+import { extractUrl } from '../web/url-extract.ts';
+import { streamUrl } from '../web/url-stream.ts';
+import { aiTool, type AiTool } from './ai-tool.ts';
+
+const Url = z.object({ url: z.string().min(1).max(8192) });
+const Extract = Url.extend({ selectors: z.array(z.string().min(1).max(1024)).max(64).optional() });
+
+/** The document's error event of the web tools' streams: `{"error": "…"}`. */
+const errorEvent = (err: unknown) => ({ error: toAppError(err).message });
+
+/**
+ * The web tools of the unified endpoint (`url_analyze`, `url_extract`, `url_stream`), every request through
+ * the one SSRF guard. Errors before the answer starts (a refused URL, an upstream error status) are HTTP
+ * statuses; later ones are `{"error"}` events.
+ */
+export function webTools(fetch: GuardedFetch, logger: Logger): Record<string, AiTool> {
+  return {
+    url_analyze: aiTool(Url, async (c, { url }) => c.json(await analyzeUrl(url, { fetch, signal: c.req.raw.signal }))),
+    url_extract: aiTool(Extract, async (c, { url, selectors }) => {
+      const events = extractUrl(url, selectors, { fetch, signal: c.req.raw.signal });
+      return sseResponse(c, await primed(events), { onError: errorEvent, logger });
+    }),
+    url_stream: aiTool(Url, async (c, { url }) => {
+      const events = await streamUrl(url, { fetch, signal: c.req.raw.signal });
+      return sseResponse(c, events, { onError: errorEvent, logger });
+    }),
+  };
+}
+
+/** Waits for an iterable's first item, so a failure before any output is thrown here (an HTTP status). */
+async function primed<T>(events: AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const iterator = events[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return (async function* () {
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    } finally {
+      await iterator.return?.();
+    }
+  })();
+}
