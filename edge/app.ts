@@ -10,6 +10,7 @@ import type { AppDeps, AppEnv } from './env.ts';
 import { authenticate } from './middleware/auth.ts';
 import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { perSubscriberFeed } from './metrics/metrics-feed.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { session } from './middleware/session.ts';
 import { aiProcessRoutes } from './routes/ai-process.ts';
@@ -25,6 +26,7 @@ import { modelRoutes } from './routes/models.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { stopRoutes } from './routes/stop.ts';
+import { systemMetricsRoutes } from './routes/system-metrics.ts';
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -67,6 +69,13 @@ export function createApp(deps: AppDeps) {
   app.route('/llm-exec', execRoundRoutes({ ...deps, exec }));
   app.route('/llm-exec', execThreadRoutes(deps));
   app.route('/llm-exec', execAgentRoutes(deps));
+
+  if (deps.upgradeWebSocket) {
+    // Browsers cannot set headers on a WebSocket: with auth on, only clients that can (or anonymous local use) connect.
+    app.use('/ws/*', authenticate(deps));
+    const feed = deps.metricsFeed ?? perSubscriberFeed({ inference: deps.inference, logger: deps.logger });
+    app.route('/', systemMetricsRoutes({ feed, upgradeWebSocket: deps.upgradeWebSocket }));
+  }
 
   app.notFound(notFound);
   app.onError(onError(deps.logger));

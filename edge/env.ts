@@ -5,7 +5,9 @@ import type { ApiKeyStore } from './auth/api-keys.ts';
 import type { Scope } from './auth/scopes.ts';
 import type { TokenVerifier } from './auth/tokens.ts';
 import type { ExecDeps } from './exec/round-services.ts';
+import type { MetricsSource } from './metrics/metrics-feed.ts';
 import type { RateLimitOptions } from './middleware/rate-limit.ts';
+import type { UpgradeWebSocketHelper } from './routes/system-metrics.ts';
 import type { RunnerPool } from './runners/pool.ts';
 import type { SessionRecord, SessionStore } from './sessions/session-store.ts';
 
@@ -48,6 +50,10 @@ export interface AppDeps {
   exec?: ExecDeps;
   /** Requests-per-minute limits on `/llm-exec/*` per key and per project; absent: none. */
   rateLimit?: RateLimitOptions;
+  /** The runtime's WebSocket upgrade helper; absent: no `/ws/*` routes. */
+  upgradeWebSocket?: UpgradeWebSocketHelper;
+  /** Where `/ws/system-metrics` readings come from; default one poll loop per connection. */
+  metricsFeed?: MetricsSource;
 }
 
 export interface AppEnv {

@@ -6,6 +6,7 @@ import { parseRunnerCredentials } from '../shared/runner-credentials.ts';
 import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { createExecDeps } from './exec/exec-deps.ts';
+import { upgradeWorkersWebSocket } from './workers-websocket.ts';
 import { parseAllowlist } from './net/allowlist.ts';
 import { searchProviderFromEnv } from './exec/tools/websearch.ts';
 import {
@@ -155,6 +156,7 @@ export function createWorkerApp(env: WorkerEnv): App {
       allowlist: parseAllowlist(env.SSRF_ALLOWLIST),
       env: env as unknown as Record<string, unknown>,
     }),
+    upgradeWebSocket: upgradeWorkersWebSocket,
     rateLimit: {
       // Without the bindings (another host of the Worker), a per-isolate limiter: best effort.
       limiter:

@@ -5,17 +5,25 @@ import type { CompletionRequest } from '../shared/schemas/completions.ts';
 import type { EmbedResult } from '../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
+import type { RunnerSample } from '../shared/schemas/system-metrics.ts';
 import type { LlmEngine } from './llm/llm-engine.ts';
+import { MetricsSampler } from './system/metrics-sampler.ts';
 
 export interface LocalInferenceOptions {
   catalog: Catalog;
   runnerId: string;
   llm: LlmEngine;
+  /** Reads this machine for `systemMetrics()`; default `new MetricsSampler()`. */
+  sampler?: Pick<MetricsSampler, 'sample'>;
 }
 
 /** `Inference` over the engines in this process (embedded server and runner rpc). */
 export class LocalInference implements Inference {
-  constructor(readonly options: LocalInferenceOptions) {}
+  readonly #sampler: Pick<MetricsSampler, 'sample'>;
+
+  constructor(readonly options: LocalInferenceOptions) {
+    this.#sampler = options.sampler ?? new MetricsSampler();
+  }
 
   get #llm(): LlmEngine {
     return this.options.llm;
@@ -74,5 +82,9 @@ export class LocalInference implements Inference {
 
   async stop(sessionId: string): Promise<boolean> {
     return this.#llm.stop(sessionId);
+  }
+
+  async systemMetrics(): Promise<RunnerSample[]> {
+    return [{ runner: this.options.runnerId, sample: await this.#sampler.sample() }];
   }
 }

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { runHeartbeat } from './heartbeat.ts';
 import { llamaRuntime } from './llm/llama-runtime.ts';
 import { buildForThisCpu, nativeBuildSkipReason, onPath } from './llm/native-build.ts';
+import { nodeWebSockets } from './node-websocket.ts';
 import { createRunnerRpc } from './rpc.ts';
 import { serveFetch, type Served } from './serve.ts';
 import { buildServerDeps, localInference } from './server-deps.ts';
@@ -32,10 +33,12 @@ async function main(): Promise<void> {
 }
 
 async function startServer(config: Config, logger: Logger): Promise<Served> {
-  const deps = await buildServerDeps(config, logger);
+  const websockets = nodeWebSockets();
+  const deps = await buildServerDeps(config, logger, { upgradeWebSocket: websockets.upgradeWebSocket });
   const app = createApp(deps);
+  websockets.attach(app);
   if (config.sessionTtlMs > 0) sweepSessions(deps.sessions, Math.min(config.sessionTtlMs, 3_600_000), logger);
-  return serveFetch(app.fetch, config.host, config.port);
+  return serveFetch(app.fetch, config.host, config.port, { onServer: websockets.inject });
 }
 
 /** Starts a background build of llama.cpp for this CPU when it would be faster and can be built (see native-build.ts). */

@@ -86,6 +86,12 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
     const { model, inputs, download } = c.req.valid('json');
     return c.json(await inference.embed(model, inputs, { download, signal: c.req.raw.signal }));
   });
+  app.get('/_runner/v1/system-metrics', async (c) => {
+    const [reading] = await inference.systemMetrics({ signal: c.req.raw.signal });
+    if (!reading)
+      throw new AppError(503, 'This runner could not read its system metrics', { code: 'metrics_unavailable' });
+    return c.json(reading.sample);
+  });
   app.post('/_runner/v1/stop', validate('json', Session), async (c) =>
     c.json({ stopped: await inference.stop(c.req.valid('json').sessionId) }),
   );

@@ -1,4 +1,4 @@
-import { serve } from '@hono/node-server';
+import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 
 export interface Served {
@@ -8,8 +8,18 @@ export interface Served {
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+export interface ServeOptions {
+  /** Called with the server before it listens (e.g. `NodeWebSockets.inject`); what it returns runs first on close. */
+  onServer?: (server: ServerType) => void | (() => void);
+}
+
 /** Serves a fetch handler on HOST:PORT (port 0 picks a free one); resolves once listening. */
-export function serveFetch(fetch: FetchHandler, host: string, port: number): Promise<Served> {
+export function serveFetch(
+  fetch: FetchHandler,
+  host: string,
+  port: number,
+  { onServer }: ServeOptions = {},
+): Promise<Served> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: (req: Request) => fetch(req), hostname: host, port }, (info: AddressInfo) => {
       const shown = info.address.includes(':') ? `[${info.address}]` : info.address;
@@ -17,11 +27,14 @@ export function serveFetch(fetch: FetchHandler, host: string, port: number): Pro
         url: `http://${host === 'localhost' ? 'localhost' : shown}:${info.port}`,
         close: () =>
           new Promise<void>((done) => {
+            beforeClose?.();
             server.close(() => done());
             if ('closeAllConnections' in server) server.closeAllConnections();
           }),
       });
     });
+    // The listening callback runs later, once this is set.
+    const beforeClose = onServer?.(server);
     server.once('error', reject);
   });
 }

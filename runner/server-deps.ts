@@ -25,6 +25,8 @@ import { createExecDeps } from '../edge/exec/exec-deps.ts';
 import { createGuardedFetch } from '../edge/net/ssrf.ts';
 import { MemoryRateLimiter, rateLimitConfig } from '../edge/middleware/rate-limit.ts';
 import { parseAllowlist } from '../edge/net/allowlist.ts';
+import { MetricsFeed } from '../edge/metrics/metrics-feed.ts';
+import type { UpgradeWebSocketHelper } from '../edge/routes/system-metrics.ts';
 
 /**
  * The agent API's services on Node: the SSRF guard checks each URL and redirect (names resolved first) and
@@ -94,7 +96,19 @@ export async function providerRegistry(
   }
 }
 
-export async function buildServerDeps(config: Config, logger: Logger): Promise<AppDeps> {
+export interface ServerDepsOptions {
+  /** Node's WebSocket helper (`nodeWebSockets().upgradeWebSocket`); absent: no `/ws/*` routes. */
+  upgradeWebSocket?: UpgradeWebSocketHelper;
+}
+
+/** `AppDeps` plus what `/ws/system-metrics` needs: one poll loop shared by every connection of this process. */
+export type ServerDeps = AppDeps & { upgradeWebSocket?: UpgradeWebSocketHelper; metricsFeed: MetricsFeed };
+
+export async function buildServerDeps(
+  config: Config,
+  logger: Logger,
+  { upgradeWebSocket }: ServerDepsOptions = {},
+): Promise<ServerDeps> {
   const db = await openDatabase(config);
   const apiKeys = new ApiKeyStore(db);
   const tokens = new TokenVerifier(db, config.tokens);
@@ -121,10 +135,15 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);
   const hostedModels = new ProjectHostedModels(db);
+  const metrics = (inference: AppDeps['inference']) => ({
+    inference,
+    upgradeWebSocket,
+    metricsFeed: new MetricsFeed({ inference, logger }),
+  });
   if (config.mode === 'embedded') {
     return {
       ...common,
-      inference: new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys, hostedModels),
+      ...metrics(new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys, hostedModels)),
     };
   }
   const pool = new RunnerPool({
@@ -136,7 +155,7 @@ export async function buildServerDeps(config: Config, logger: Logger): Promise<A
   });
   return {
     ...common,
-    inference: new ProviderInference(new RemoteInference(pool), providers, projectKeys, hostedModels),
+    ...metrics(new ProviderInference(new RemoteInference(pool), providers, projectKeys, hostedModels)),
     pool,
     runnerToken: config.runnerToken,
     runnerCredentials: config.runnerCredentials,

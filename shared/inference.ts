@@ -3,6 +3,9 @@ import type { CompletionRequest } from './schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from './schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
+import type { RunnerSample } from './schemas/system-metrics.ts';
+
+export type { RunnerSample } from './schemas/system-metrics.ts';
 
 /** Options every inference call accepts. */
 export interface CallOptions {
@@ -45,4 +48,6 @@ export interface Inference {
   embed(model: string, inputs: EmbedInput[], options?: CallOptions): Promise<EmbedResult>;
   /** Stops the session's running generation; false when nothing was running. */
   stop(sessionId: string, options?: CallOptions): Promise<boolean>;
+  /** A reading of CPU, memory and GPUs: one per runner that answered (embedded mode: one, runner `embedded`). */
+  systemMetrics(options?: CallOptions): Promise<RunnerSample[]>;
 }

@@ -72,6 +72,9 @@ export class InstantInference implements Inference {
   stop(): never {
     return unsupported('stop');
   }
+  systemMetrics(): never {
+    return unsupported('systemMetrics');
+  }
 }
 
 function unsupported(method: string): never {

@@ -28,5 +28,4 @@ export const PLANNED_AI_TOOLS: Record<string, string> = {
   speech_to_text: 'speech-to-text',
   list_speech_models: 'speech models',
   youtube_stream: 'YouTube streaming',
-  system_metrics: 'system metrics',
 };

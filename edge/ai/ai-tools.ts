@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { AppError } from '../../shared/errors.ts';
+import type { Inference } from '../../shared/inference.ts';
 import { ChatCompletionRequest } from '../../shared/schemas/chat.ts';
 import type { AppDeps } from '../env.ts';
 import type { ExecDeps } from '../exec/round-services.ts';
@@ -16,5 +19,20 @@ export function aiTools(
   return {
     llm: aiTool(ChatCompletionRequest, chatHandler(deps)),
     ...webTools(deps.exec.fetch, deps.logger),
+    system_metrics: aiTool(z.object({}), async (c) =>
+      c.json(await systemMetricsAnswer(deps.inference, c.req.raw.signal)),
+    ),
   };
+}
+
+/**
+ * One reading of `system_metrics`: the document's object (cpu, memory, gpu) with the runner it came from;
+ * behind an edge with several runners, every runner's reading under `runners` too.
+ */
+async function systemMetricsAnswer(inference: Inference, signal: AbortSignal) {
+  const samples = await inference.systemMetrics({ signal });
+  const [first] = samples;
+  if (!first) throw new AppError(503, 'No runner answered with system metrics', { code: 'no_runner' });
+  const tagged = samples.map(({ runner, sample }) => ({ ...sample, runner }));
+  return samples.length > 1 ? { ...tagged[0], runners: tagged } : tagged[0];
 }

@@ -5,6 +5,7 @@ import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
+import type { RunnerSample } from '../../shared/schemas/system-metrics.ts';
 import { checkHostedModel, visibleModels, type ProjectHostedModels } from './hosted-models.ts';
 import type { ProjectProviderKeys } from './project-keys.ts';
 import type { ProviderRegistry, ResolvedProvider } from './provider-registry.ts';
@@ -79,6 +80,11 @@ export class ProviderInference implements Inference {
 
   status(options?: CallOptions): Promise<RunnerStatus[]> {
     return this.inner.status(options);
+  }
+
+  /** Hosted providers have no machine to read: the wrapped side's readings. */
+  systemMetrics(options?: CallOptions): Promise<RunnerSample[]> {
+    return this.inner.systemMetrics(options);
   }
 
   /** A provider model has nothing to load: `exists` then `loaded` (400 when its key is missing). */

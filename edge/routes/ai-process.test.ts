@@ -88,4 +88,26 @@ describe('POST /v1/ai/process', () => {
     });
     expect(unknownModel.status).toBe(404);
   });
+
+  it('system_metrics answers one reading in the document shape, tagged with its runner', async () => {
+    const res = await post('/v1/ai/process', { tool: 'system_metrics', config: {} });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({
+      runner: 'embedded',
+      cpu: {
+        percent: expect.any(Number),
+        frequency_current: expect.any(Number),
+        frequency_max: expect.any(Number),
+        cores: expect.any(Number),
+      },
+      memory: {
+        total: expect.any(Number),
+        available: expect.any(Number),
+        used: expect.any(Number),
+        percent: expect.any(Number),
+      },
+      gpu: expect.any(Array),
+    });
+  });
 });

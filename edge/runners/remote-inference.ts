@@ -7,10 +7,14 @@ import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schem
 import { parseSSE, SSEEventTooLarge } from '../../shared/sse.ts';
 import { requireFinal } from '../../shared/stream-end.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
+import { SystemSample, type RunnerSample } from '../../shared/schemas/system-metrics.ts';
 import type { CallInit, PickHints, RunnerPool, RunnerState } from './pool.ts';
 import { noRunner, runnerError, runnerLost, runnerStreamIncomplete } from './runner-errors.ts';
 
 export { runnerError } from './runner-errors.ts';
+
+/** How long a runner has to answer a system-metrics call before it is left out of that answer. */
+const METRICS_TIMEOUT_MS = 3_000;
 
 type StreamErrorEvent = { type: 'error'; error: { message: string; status: number; code?: string } };
 
@@ -136,6 +140,24 @@ export class RemoteInference implements Inference {
       }),
     );
     return results.some((r) => r.status === 'fulfilled' && r.value);
+  }
+
+  /**
+   * Every live runner's reading, asked in parallel; a runner that fails or
+   * takes longer than 3 s is left out of this answer (empty when none answers).
+   */
+  async systemMetrics(options: CallOptions = {}): Promise<RunnerSample[]> {
+    const runners = await this.pool.candidates();
+    const timeout = AbortSignal.timeout(METRICS_TIMEOUT_MS);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const readings = await Promise.allSettled(
+      runners.map(async (runner): Promise<RunnerSample> => {
+        const res = await this.pool.callRunner(runner, '/_runner/v1/system-metrics', { signal });
+        if (!res.ok) throw await runnerError(res);
+        return { runner: runner.id!, sample: SystemSample.parse(await res.json()) };
+      }),
+    );
+    return readings.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   }
 
   /**

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.ts';
 import type { ChatEvent } from '../../shared/schemas/chat.ts';
 import type { Inference } from '../../shared/inference.ts';
+import { SystemSample } from '../../shared/schemas/system-metrics.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
 
 export interface ContractSubject {
@@ -35,6 +36,13 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
         expect(s.busy).toBeGreaterThanOrEqual(0);
         expect(Array.isArray(s.loadedModels)).toBe(true);
       }
+    });
+
+    it('reads system metrics: one reading per runner, in the document’s shape', async () => {
+      const readings = await subject.inference.systemMetrics();
+      const runners = (await subject.inference.status()).map((s) => s.id);
+      expect(readings.map((r) => r.runner).sort()).toEqual(runners.sort());
+      for (const r of readings) expect(SystemSample.parse(r.sample)).toEqual(r.sample);
     });
 
     it('loads a model with the document’s events, then lists it as loaded', async () => {
