@@ -23,6 +23,7 @@ import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelLoadRoutes } from './routes/model-load.ts';
 import { modelRoutes } from './routes/models.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { stopRoutes } from './routes/stop.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps) {
   app.use((c, next) => (BODYLESS.has(c.req.method) ? next() : limit(c, next)));
 
   app.route('/', healthRoutes(deps));
+  app.route('/', openApiRoutes());
   if (deps.pool)
     app.route('/_edge', runnerRoutes(deps.pool, { shared: deps.runnerToken, perRunner: deps.runnerCredentials }));
 
