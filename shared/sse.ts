@@ -13,7 +13,7 @@ export interface ToSSEOptions {
   onError?: (err: unknown) => unknown;
 }
 
-/** Turns a stream of values into an SSE byte stream. */
+/** Turns a stream of values into an SSE byte stream (values as JSON `data:` events; Uint8Arrays as they are). */
 export function toSSE(
   source: AsyncIterable<unknown>,
   { done, onError }: ToSSEOptions = {},
@@ -35,7 +35,8 @@ export function toSSE(
         controller.close();
         return;
       }
-      controller.enqueue(sseEvent(next.value));
+      // A Uint8Array is an event its producer already encoded (bulk data written without a JSON round trip).
+      controller.enqueue(next.value instanceof Uint8Array ? next.value : sseEvent(next.value));
     },
     async cancel() {
       await iterator.return?.();

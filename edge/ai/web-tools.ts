@@ -5,7 +5,7 @@ import type { GuardedFetch } from '../net/ssrf.ts';
 import { sseResponse } from '../sse-response.ts';
 import { analyzeUrl } from '../web/url-analyze.ts';
 import { extractUrl } from '../web/url-extract.ts';
-import { streamUrl } from '../web/url-stream.ts';
+import { chunkEventBytes, streamUrl, type UrlStreamEvent } from '../web/url-stream.ts';
 import { aiTool, type AiTool } from './ai-tool.ts';
 
 const Url = z.object({ url: z.string().min(1).max(8192) });
@@ -28,7 +28,7 @@ export function webTools(fetch: GuardedFetch, logger: Logger): Record<string, Ai
     }),
     url_stream: aiTool(Url, async (c, { url }) => {
       const events = await streamUrl(url, { fetch, signal: c.req.raw.signal });
-      return sseResponse(c, events, { onError: errorEvent, logger });
+      return sseResponse(c, encodedChunks(events), { onError: errorEvent, logger });
     }),
   };
 }
@@ -46,4 +46,9 @@ async function primed<T>(events: AsyncIterable<T>): Promise<AsyncIterable<T>> {
       await iterator.return?.();
     }
   })();
+}
+
+/** url_stream's chunk events written as SSE bytes directly; the others go through as JSON. */
+async function* encodedChunks(events: AsyncIterable<UrlStreamEvent>): AsyncGenerator<unknown> {
+  for await (const event of events) yield 'chunk' in event ? chunkEventBytes(event) : event;
 }

@@ -1,18 +1,22 @@
 import { AppError } from '../../shared/errors.ts';
 import type { GuardedFetch } from '../net/ssrf.ts';
-import { bytesToBase64 } from './base64.ts';
+import { base64Ascii, bytesToBase64 } from './base64.ts';
 import { describeUrl, targetUrl, upstreamStatusError } from './upstream.ts';
 
 /** A piece of the body. */
+/** The raw bytes of a chunk event (not serialised). */
+export const CHUNK_BYTES = Symbol('chunk bytes');
+
 export interface UrlStreamChunk {
+  [CHUNK_BYTES]?: Uint8Array;
   /**
    * Percent of the announced Content-Length received so far, 0–100 with one decimal, never above 100 (a
    * server that sends more than it announced stays at 100). `null` when the length is unknown: no
    * Content-Length (a chunked body), or a compressed one (its length is not the decoded body's).
    */
   progress: number | null;
-  /** The bytes, base64. */
-  chunk: string;
+  /** The bytes, base64 (computed when read). */
+  readonly chunk: string;
   /** The Content-Type header; '' when the server sent none. */
   content_type: string;
   /** Bytes received so far, this chunk included. */
@@ -143,7 +147,18 @@ async function* chunks(
     received += bytes.byteLength;
     const progress =
       total === null ? null : total === 0 ? 100 : Math.min(100, Math.floor((received / total) * 1000) / 10);
-    return { progress, chunk: bytesToBase64(bytes), content_type, received, total };
+    // `chunk` is encoded when read (JSON.stringify reads it too); `CHUNK_BYTES` keeps the bytes for encoders
+    // that write the event themselves (see chunkEventBytes).
+    return {
+      progress,
+      get chunk() {
+        return bytesToBase64(bytes);
+      },
+      content_type,
+      received,
+      total,
+      [CHUNK_BYTES]: bytes,
+    };
   };
   if (!response.body) {
     yield { status: 'completed', received };
@@ -189,4 +204,26 @@ async function* chunks(
   } finally {
     if (!ended) reader.cancel().catch(() => {});
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A chunk event as SSE bytes, written directly: `data: {"progress","chunk","content_type","received","total"}`
+ * with the base64 bytes copied in, never built as one long string and encoded again (the difference between
+ * ~20 and several hundred MB/s here).
+ */
+export function chunkEventBytes(event: UrlStreamChunk): Uint8Array {
+  const raw = event[CHUNK_BYTES];
+  if (!raw) return encoder.encode(`data: ${JSON.stringify(event)}\n\n`);
+  const head = encoder.encode(`data: {"progress":${JSON.stringify(event.progress)},"chunk":"`);
+  const tail = encoder.encode(
+    `","content_type":${JSON.stringify(event.content_type)},"received":${event.received},"total":${JSON.stringify(event.total)}}\n\n`,
+  );
+  const body = base64Ascii(raw);
+  const out = new Uint8Array(head.length + body.length + tail.length);
+  out.set(head, 0);
+  out.set(body, head.length);
+  out.set(tail, head.length + body.length);
+  return out;
 }
