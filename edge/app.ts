@@ -10,6 +10,7 @@ import type { AppDeps, AppEnv } from './env.ts';
 import { authenticate } from './middleware/auth.ts';
 import { corsAll } from './middleware/cors.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { recordRequests } from './metrics/http-metrics.ts';
 import { perSubscriberFeed } from './metrics/metrics-feed.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { session } from './middleware/session.ts';
@@ -22,6 +23,7 @@ import { completionRoutes } from './routes/completions.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelLoadRoutes } from './routes/model-load.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/models.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { runnerRoutes } from './routes/runners.ts';
@@ -37,6 +39,8 @@ export { DEFAULT_MAX_BODY_BYTES };
 export function createApp(deps: AppDeps) {
   const maxSize = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono<AppEnv>();
+  const { metrics } = deps;
+  if (metrics) app.use(recordRequests(metrics.recorder));
 
   app.use(requestId());
   app.use(corsAll(new LocalAccess(deps, { corsOrigins: deps.corsOrigins })));
@@ -51,6 +55,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
   app.route('/', openApiRoutes());
+  if (metrics) app.route('/', metricsRoutes({ ...deps, render: () => metrics.render() }));
   if (deps.pool)
     app.route('/_edge', runnerRoutes(deps.pool, { shared: deps.runnerToken, perRunner: deps.runnerCredentials }));
 

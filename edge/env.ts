@@ -5,6 +5,7 @@ import type { ApiKeyStore } from './auth/api-keys.ts';
 import type { Scope } from './auth/scopes.ts';
 import type { TokenVerifier } from './auth/tokens.ts';
 import type { ExecDeps } from './exec/round-services.ts';
+import type { MetricsRecorder } from './metrics/http-metrics.ts';
 import type { MetricsSource } from './metrics/metrics-feed.ts';
 import type { RateLimitOptions } from './middleware/rate-limit.ts';
 import type { UpgradeWebSocketHelper } from './routes/system-metrics.ts';
@@ -54,6 +55,8 @@ export interface AppDeps {
   upgradeWebSocket?: UpgradeWebSocketHelper;
   /** Where `/ws/system-metrics` readings come from; default one poll loop per connection. */
   metricsFeed?: MetricsSource;
+  /** Prometheus (Node): `recorder` sees every request; `render` answers GET /metrics (admin). Absent (Workers): no /metrics. */
+  metrics?: { recorder: MetricsRecorder; render(): Promise<string> };
 }
 
 export interface AppEnv {

@@ -35,6 +35,8 @@ export interface Config {
   runnerCredentials: Map<string, string>;
   /** URL a registering runner advertises; default `http://HOST:PORT`. */
   runnerPublicUrl?: string;
+  /** `METRICS_TOKEN` (runner): the bearer token Prometheus scrapes the runner's `GET /metrics` with; unset: no /metrics. */
+  metricsToken?: string;
   tokens: TokenConfig;
   /** `CORS_ORIGINS`: origins browsers may call from while the server runs without auth. */
   corsOrigins: string[];
@@ -184,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     runnerToken: str('RUNNER_TOKEN'),
     runnerCredentials: runnerCredentials.credentials,
     runnerPublicUrl: url('RUNNER_PUBLIC_URL', str('RUNNER_PUBLIC_URL')),
+    metricsToken: str('METRICS_TOKEN'),
     tokens: {
       jwtSecret: str('JWT_SECRET'),
       jwksUrl,

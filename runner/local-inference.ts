@@ -44,6 +44,7 @@ export class LocalInference implements Inference {
         loadedModels: this.#llm.loadedNames,
         capacity: this.#llm.capacity,
         busy: this.#llm.busy,
+        models: this.#llm.sequences,
       },
     ];
   }

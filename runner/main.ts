@@ -10,6 +10,9 @@ import { llamaRuntime } from './llm/llama-runtime.ts';
 import { buildForThisCpu, nativeBuildSkipReason, onPath } from './llm/native-build.ts';
 import { nodeWebSockets } from './node-websocket.ts';
 import { createRunnerRpc } from './rpc.ts';
+import { MeteredInference } from './metrics/metered-inference.ts';
+import { PrometheusMetrics } from './metrics/prometheus.ts';
+import { recordRequests } from '../edge/metrics/http-metrics.ts';
 import { serveFetch, type Served } from './serve.ts';
 import { buildServerDeps, localInference } from './server-deps.ts';
 
@@ -72,7 +75,10 @@ function sweepSessions(sessions: SessionStore, everyMs: number, logger: Logger):
 }
 
 async function startRunner(config: Config, logger: Logger, signal: AbortSignal): Promise<Served> {
-  const inference = await localInference(config, config.runnerId);
+  const local = await localInference(config, config.runnerId);
+  // Prometheus on a runner: GET /metrics with METRICS_TOKEN as bearer (Prometheus cannot mint the edge's call tokens).
+  const prom = config.metricsToken ? new PrometheusMetrics({ status: () => local.status() }) : undefined;
+  const inference = prom ? new MeteredInference(local, prom) : local;
   const { runnerId, runnerToken } = config;
   // Known once listening when the port is picked (PORT=0): the proof names the URL this runner announces.
   let publicUrl = config.runnerPublicUrl;
@@ -84,6 +90,11 @@ async function startRunner(config: Config, logger: Logger, signal: AbortSignal):
       ? (challenge) => runnerProof(runnerToken, { challenge, id: runnerId, url: publicUrl ?? '' })
       : undefined,
     logger,
+    metrics: prom && {
+      token: config.metricsToken!,
+      render: () => prom.render(),
+      record: recordRequests(prom),
+    },
   });
   const served = await serveFetch(rpc.fetch, config.host, config.port);
   publicUrl ??= served.url;

@@ -1,7 +1,8 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import { z } from 'zod';
 import { AppError } from '../shared/errors.ts';
+import { timingSafeEqual } from '../shared/ids.ts';
 import { notFound, onError, toAppError } from '../shared/http-errors.ts';
 import type { Inference } from '../shared/inference.ts';
 import type { Logger } from '../shared/log.ts';
@@ -21,6 +22,19 @@ export interface RunnerRpcDeps {
   /** Answers an edge's registration challenge (`runnerProof` with this runner's credential); absent: no proof given. */
   prove?: (challenge: string) => Promise<string>;
   logger: Logger;
+  /** Prometheus `GET /metrics`; absent: not served. */
+  metrics?: RunnerMetrics;
+}
+
+/**
+ * The runner's `GET /metrics`: scraped with `Authorization: Bearer <token>`
+ * (`METRICS_TOKEN`), since a scraper cannot mint the edge's one-use signed
+ * call tokens. `record` (`recordRequests(...)`) times every rpc request.
+ */
+export interface RunnerMetrics {
+  token: string;
+  render: () => Promise<string>;
+  record?: MiddlewareHandler;
 }
 
 /** How a failure inside a runner stream travels to the edge. */
@@ -38,17 +52,32 @@ const Health = z.object({ challenge: z.string().regex(RUNNER_CHALLENGE).optional
  * runner id, `htm`/`htu` = method and path, a `jti` used once, `exp` ≤
  * 60 s); `/_runner/health` alone is open, and tells only the runner id
  * (and, given `?challenge=`, the proof that this runner holds its
- * registration credential).
+ * registration credential); `GET /metrics`, when configured, takes its own
+ * bearer token (`RunnerMetrics`).
  */
 export function createRunnerRpc(deps: RunnerRpcDeps) {
   const { inference } = deps;
   const app = new Hono();
+  if (deps.metrics?.record) app.use(deps.metrics.record);
   app.use(requestId());
   app.get('/_runner/health', validate('query', Health), async (c) => {
     const { challenge } = c.req.valid('query');
     const proof = challenge && deps.prove ? await deps.prove(challenge) : undefined;
     return c.json({ status: 'ok', id: deps.runnerId, ...(proof && { proof }) });
   });
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      const token = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+      if (!token || !timingSafeEqual(token, metrics.token)) {
+        throw new AppError(401, 'Missing or wrong metrics token (METRICS_TOKEN)', { code: 'invalid_metrics_token' });
+      }
+      return c.body(await metrics.render(), 200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+    });
+  }
   app.use('/_runner/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(header)?.[1];

@@ -20,6 +20,8 @@ import { LocalInference } from './local-inference.ts';
 import { modelFiles } from './models/model-files.ts';
 import { loadCatalog } from './models/catalog.ts';
 import { undiciTransport } from './undici-transport.ts';
+import { MeteredInference } from './metrics/metered-inference.ts';
+import { PrometheusMetrics, poolHealth } from './metrics/prometheus.ts';
 import { guardedNodeFetch, resolveHost } from './net/guarded-dispatcher.ts';
 import { createExecDeps } from '../edge/exec/exec-deps.ts';
 import { createGuardedFetch } from '../edge/net/ssrf.ts';
@@ -135,15 +137,26 @@ export async function buildServerDeps(
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);
   const hostedModels = new ProjectHostedModels(db);
-  const metrics = (inference: AppDeps['inference']) => ({
-    inference,
-    upgradeWebSocket,
-    metricsFeed: new MetricsFeed({ inference, logger }),
-  });
+  /** The inference every route uses, metered for Prometheus, with the metrics feed and /metrics over it. */
+  const observed = (inner: AppDeps['inference'], runners?: RunnerPool) => {
+    const prom = new PrometheusMetrics({
+      status: () => inner.status(),
+      ...(runners ? { runners: poolHealth(runners) } : {}),
+    });
+    const inference = new MeteredInference(inner, prom);
+    return {
+      inference,
+      upgradeWebSocket,
+      metricsFeed: new MetricsFeed({ inference, logger }),
+      metrics: { recorder: prom, render: () => prom.render() },
+    };
+  };
   if (config.mode === 'embedded') {
     return {
       ...common,
-      ...metrics(new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys, hostedModels)),
+      ...observed(
+        new ProviderInference(await localInference(config, 'embedded'), providers, projectKeys, hostedModels),
+      ),
     };
   }
   const pool = new RunnerPool({
@@ -155,7 +168,7 @@ export async function buildServerDeps(
   });
   return {
     ...common,
-    ...metrics(new ProviderInference(new RemoteInference(pool), providers, projectKeys, hostedModels)),
+    ...observed(new ProviderInference(new RemoteInference(pool), providers, projectKeys, hostedModels), pool),
     pool,
     runnerToken: config.runnerToken,
     runnerCredentials: config.runnerCredentials,

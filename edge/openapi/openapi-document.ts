@@ -93,6 +93,13 @@ const OPERATIONS: Operation[] = [
   },
   {
     method: 'get',
+    path: '/metrics',
+    summary:
+      'Prometheus metrics: requests, latency, tokens, time to first token, models, sequences, runners (admin; Node)',
+    tag: 'monitoring',
+  },
+  {
+    method: 'get',
     path: '/ws/system-metrics',
     summary: 'WebSocket: a system metrics message every second (send Upgrade: websocket)',
     tag: 'monitoring',

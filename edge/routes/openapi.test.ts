@@ -6,11 +6,12 @@ import { testApp } from '../../test/helpers/test-app.ts';
 
 let t: Awaited<ReturnType<typeof testApp>>;
 beforeAll(async () => {
-  // With a pool and a WebSocket helper, so the edge-only and WebSocket routes are registered too.
+  // With a pool, a WebSocket helper and metrics, so the edge-only, WebSocket and /metrics routes are registered too.
   const upgradeWebSocket = (() => async () => new Response(null, { status: 426 })) as never;
   t = await testApp({ extra: { upgradeWebSocket } });
   const pool = new RunnerPool({ urls: [], db: t.db, sign: async () => 'x', logger: t.deps.logger } as never);
-  t = await testApp({ db: t.db, extra: { upgradeWebSocket, pool, runnerToken: 'registration-token' } });
+  const metrics = { recorder: { observeRequest() {}, observeGeneration() {} }, render: async () => '' };
+  t = await testApp({ db: t.db, extra: { upgradeWebSocket, pool, runnerToken: 'registration-token', metrics } });
 });
 afterAll(() => t.cleanup());
 

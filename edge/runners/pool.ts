@@ -298,6 +298,7 @@ export class RunnerPool {
       loadedModels: beat.loadedModels,
       capacity: beat.capacity,
       busy: beat.busy,
+      ...(beat.models && { models: beat.models }),
     };
     const now = Date.now();
     const known = this.#runners.get(url) ?? blank(url, 'registered');

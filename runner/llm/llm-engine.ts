@@ -104,6 +104,11 @@ export class LlmEngine {
     return this.#chats().reduce((n, c) => n + c.slots.busy, this.#embedding);
   }
 
+  /** Per loaded chat model: sequences generating now and callers waiting for one. */
+  get sequences(): { name: string; busy: number; queued: number }[] {
+    return this.#chats().map((c) => ({ name: c.slots.model, busy: c.slots.busy, queued: c.slots.queued }));
+  }
+
   /** Downloads (when missing) and loads `name`, as the document's SSE events. 404 before any event for an unknown name. */
   load(name: string, { signal }: { signal?: AbortSignal } = {}): AsyncIterable<LoadEvent> {
     const entry = this.entry(name);

@@ -6,6 +6,16 @@ export const RunnerStatus = z.object({
   loadedModels: z.array(z.string()),
   capacity: z.number().int().nonnegative(),
   busy: z.number().int().nonnegative(),
+  /** Per loaded chat model: sequences generating now and callers waiting for one (absent from older runners). */
+  models: z
+    .array(
+      z.object({
+        name: z.string(),
+        busy: z.number().int().nonnegative(),
+        queued: z.number().int().nonnegative(),
+      }),
+    )
+    .optional(),
 });
 export type RunnerStatus = z.infer<typeof RunnerStatus>;
 
