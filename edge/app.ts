@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelLoadRoutes } from './routes/model-load.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/models.ts';
+import { monitorRoutes } from './routes/monitor.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -82,6 +83,8 @@ export function createApp(deps: AppDeps) {
     app.use('/ws/*', authenticate(deps));
     const feed = deps.metricsFeed ?? perSubscriberFeed({ inference: deps.inference, logger: deps.logger });
     app.route('/', systemMetricsRoutes({ feed, upgradeWebSocket: deps.upgradeWebSocket }));
+    // The page holds no data: no auth (like /health; the local-only origin guard still applies). The socket is authenticated.
+    if (deps.monitorAssets) app.route('/', monitorRoutes(deps.monitorAssets));
   }
 
   app.notFound(notFound);

@@ -8,6 +8,7 @@ import type { ExecDeps } from './exec/round-services.ts';
 import type { MetricsRecorder } from './metrics/http-metrics.ts';
 import type { MetricsSource } from './metrics/metrics-feed.ts';
 import type { RateLimitOptions } from './middleware/rate-limit.ts';
+import type { MonitorAssets } from './routes/monitor.ts';
 import type { UpgradeWebSocketHelper } from './routes/system-metrics.ts';
 import type { RunnerPool } from './runners/pool.ts';
 import type { SessionRecord, SessionStore } from './sessions/session-store.ts';
@@ -55,6 +56,8 @@ export interface AppDeps {
   upgradeWebSocket?: UpgradeWebSocketHelper;
   /** Where `/ws/system-metrics` readings come from; default one poll loop per connection. */
   metricsFeed?: MetricsSource;
+  /** Plotly's bundle for the `/monitor` page (edge code cannot read node_modules); absent: no `/monitor`. */
+  monitorAssets?: MonitorAssets;
   /** Prometheus (Node): `recorder` sees every request; `render` answers GET /metrics (admin). Absent (Workers): no /metrics. */
   metrics?: { recorder: MetricsRecorder; render(): Promise<string> };
 }

@@ -7,6 +7,7 @@ import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { createExecDeps } from './exec/exec-deps.ts';
 import { upgradeWorkersWebSocket } from './workers-websocket.ts';
+import { workersMonitorAssets, type AssetsBinding } from './monitor/workers-assets.ts';
 import { parseAllowlist } from './net/allowlist.ts';
 import { searchProviderFromEnv } from './exec/tools/websearch.ts';
 import {
@@ -72,6 +73,8 @@ export interface WorkerEnv {
   /** Requests per minute (0: off); the bindings' own limits apply on Workers, these name them in the 429. */
   RATE_LIMIT_PER_KEY?: string;
   RATE_LIMIT_PER_PROJECT?: string;
+  /** Static assets (wrangler.toml [assets]): Plotly for /monitor. */
+  ASSETS?: AssetsBinding;
 }
 
 /** The configuration problems that keep the Worker from serving; empty when none. */
@@ -157,6 +160,7 @@ export function createWorkerApp(env: WorkerEnv): App {
       env: env as unknown as Record<string, unknown>,
     }),
     upgradeWebSocket: upgradeWorkersWebSocket,
+    monitorAssets: env.ASSETS ? workersMonitorAssets(env.ASSETS) : undefined,
     rateLimit: {
       // Without the bindings (another host of the Worker), a per-isolate limiter: best effort.
       limiter:

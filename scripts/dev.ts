@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeEdgeAssets } from './edge-assets.ts';
 import { d1MigrateArgs, WRANGLER_ENV, wranglerDevArgs } from './wrangler-args.ts';
 
 /**
  * `npm run dev`: a runner (`RUNNER_PORT`, default 8081) and the edge under
  * `wrangler dev` (`EDGE_PORT`, default 8787) wired together with one
  * RUNNER_SECRET (generated when unset). D1 migrations are applied to the
- * local state first (`DEV_STATE_DIR`, default `.wrangler/state`).
+ * local state first (`DEV_STATE_DIR`, default `.wrangler/state`), and the
+ * Worker's static assets written (`scripts/edge-assets.ts`).
  */
 const runnerPort = process.env.RUNNER_PORT ?? '8081';
 const edgePort = process.env.EDGE_PORT ?? '8787';
@@ -49,6 +51,8 @@ async function applyMigrations(): Promise<void> {
   });
 }
 
+// Before any wrangler command: wrangler.toml's [assets] directory must exist.
+await writeEdgeAssets();
 await applyMigrations();
 run('tsx', ['runner/main.ts', '--runner'], {
   PORT: runnerPort,

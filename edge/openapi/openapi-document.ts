@@ -100,6 +100,22 @@ const OPERATIONS: Operation[] = [
   },
   {
     method: 'get',
+    path: '/monitor',
+    summary: 'The live system monitor (HTML, Plotly charts)',
+    tag: 'monitoring',
+    open: true,
+  },
+  { method: 'get', path: '/monitor/', summary: 'Redirects to /monitor', tag: 'monitoring', open: true },
+  { method: 'get', path: '/monitor/monitor.js', summary: "The monitor's script", tag: 'monitoring', open: true },
+  {
+    method: 'get',
+    path: '/monitor/plotly.min.js',
+    summary: 'Plotly.js, served by us (no CDN)',
+    tag: 'monitoring',
+    open: true,
+  },
+  {
+    method: 'get',
     path: '/ws/system-metrics',
     summary: 'WebSocket: a system metrics message every second (send Upgrade: websocket)',
     tag: 'monitoring',

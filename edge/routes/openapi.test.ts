@@ -11,7 +11,11 @@ beforeAll(async () => {
   t = await testApp({ extra: { upgradeWebSocket } });
   const pool = new RunnerPool({ urls: [], db: t.db, sign: async () => 'x', logger: t.deps.logger } as never);
   const metrics = { recorder: { observeRequest() {}, observeGeneration() {} }, render: async () => '' };
-  t = await testApp({ db: t.db, extra: { upgradeWebSocket, pool, runnerToken: 'registration-token', metrics } });
+  const monitorAssets = { plotly: async () => '' };
+  t = await testApp({
+    db: t.db,
+    extra: { upgradeWebSocket, pool, runnerToken: 'registration-token', metrics, monitorAssets },
+  });
 });
 afterAll(() => t.cleanup());
 

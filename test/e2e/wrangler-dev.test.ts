@@ -148,4 +148,13 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     });
     expect(refused.status).toBe(400);
   });
+
+  it('serves the /monitor page and its Plotly bundle from our own assets under wrangler dev', async () => {
+    const page = await fetch(`${edge}/monitor`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/monitor/plotly.min.js');
+    const plotly = await fetch(`${edge}/monitor/plotly.min.js`);
+    expect(plotly.status).toBe(200);
+    expect((await plotly.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000);
+  });
 });

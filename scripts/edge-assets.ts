@@ -1,0 +1,28 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { plotlyBundlePath } from '../runner/monitor-assets.ts';
+
+/**
+ * Fills the Worker's static-assets directory (wrangler.toml `[assets]`,
+ * `dist/edge-assets`): Plotly's bundle at `/monitor/plotly.min.js`, which
+ * the edge's `/monitor` page loads, and a `_headers` file that caches it.
+ * Run before `wrangler dev` (scripts/dev.ts does) and `wrangler deploy`.
+ */
+export const EDGE_ASSETS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'edge-assets');
+
+export async function writeEdgeAssets(dir = EDGE_ASSETS_DIR): Promise<string> {
+  await mkdir(join(dir, 'monitor'), { recursive: true });
+  await copyFile(plotlyBundlePath(), join(dir, 'monitor', 'plotly.min.js'));
+  await writeFile(
+    join(dir, '_headers'),
+    ['/monitor/plotly.min.js', '  Cache-Control: public, max-age=604800', '  X-Content-Type-Options: nosniff', ''].join(
+      '\n',
+    ),
+  );
+  return dir;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  console.log(`edge assets written to ${await writeEdgeAssets()}`);
+}
