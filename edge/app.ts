@@ -24,6 +24,7 @@ import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelLoadRoutes } from './routes/model-load.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { modelRoutes } from './routes/models.ts';
 import { monitorRoutes } from './routes/monitor.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
   app.route('/', openApiRoutes());
+  if (deps.docsAssets) app.route('/', docsRoutes(deps.docsAssets));
   if (metrics) app.route('/', metricsRoutes({ ...deps, render: () => metrics.render() }));
   if (deps.pool)
     app.route('/_edge', runnerRoutes(deps.pool, { shared: deps.runnerToken, perRunner: deps.runnerCredentials }));

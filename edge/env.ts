@@ -8,6 +8,7 @@ import type { ExecDeps } from './exec/round-services.ts';
 import type { MetricsRecorder } from './metrics/http-metrics.ts';
 import type { MetricsSource } from './metrics/metrics-feed.ts';
 import type { RateLimitOptions } from './middleware/rate-limit.ts';
+import type { DocsAssets } from './routes/docs.ts';
 import type { MonitorAssets } from './routes/monitor.ts';
 import type { UpgradeWebSocketHelper } from './routes/system-metrics.ts';
 import type { RunnerPool } from './runners/pool.ts';
@@ -58,6 +59,8 @@ export interface AppDeps {
   metricsFeed?: MetricsSource;
   /** Plotly's bundle for the `/monitor` page (edge code cannot read node_modules); absent: no `/monitor`. */
   monitorAssets?: MonitorAssets;
+  /** Swagger UI's files for `/docs`; absent: no `/docs` (`/openapi.json` is always served). */
+  docsAssets?: DocsAssets;
   /** Prometheus (Node): `recorder` sees every request; `render` answers GET /metrics (admin). Absent (Workers): no /metrics. */
   metrics?: { recorder: MetricsRecorder; render(): Promise<string> };
 }

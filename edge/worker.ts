@@ -7,7 +7,7 @@ import { createRunnerSigner, type RunnerKey } from '../shared/runner-token.ts';
 import { createApp, type App } from './app.ts';
 import { createExecDeps } from './exec/exec-deps.ts';
 import { upgradeWorkersWebSocket } from './workers-websocket.ts';
-import { workersMonitorAssets, type AssetsBinding } from './monitor/workers-assets.ts';
+import { workersDocsAssets, workersMonitorAssets, type AssetsBinding } from './monitor/workers-assets.ts';
 import { parseAllowlist } from './net/allowlist.ts';
 import { searchProviderFromEnv } from './exec/tools/websearch.ts';
 import {
@@ -161,6 +161,7 @@ export function createWorkerApp(env: WorkerEnv): App {
     }),
     upgradeWebSocket: upgradeWorkersWebSocket,
     monitorAssets: env.ASSETS ? workersMonitorAssets(env.ASSETS) : undefined,
+    docsAssets: env.ASSETS ? workersDocsAssets(env.ASSETS) : undefined,
     rateLimit: {
       // Without the bindings (another host of the Worker), a per-isolate limiter: best effort.
       limiter:

@@ -21,7 +21,7 @@ import { modelFiles } from './models/model-files.ts';
 import { loadCatalog } from './models/catalog.ts';
 import { undiciTransport } from './undici-transport.ts';
 import { MeteredInference } from './metrics/metered-inference.ts';
-import { nodeMonitorAssets } from './monitor-assets.ts';
+import { nodeDocsAssets, nodeMonitorAssets } from './monitor-assets.ts';
 import { PrometheusMetrics, poolHealth } from './metrics/prometheus.ts';
 import { guardedNodeFetch, resolveHost } from './net/guarded-dispatcher.ts';
 import { createExecDeps } from '../edge/exec/exec-deps.ts';
@@ -135,6 +135,7 @@ export async function buildServerDeps(
     exec: nodeExecDeps(),
     rateLimit: nodeRateLimits(),
     monitorAssets: nodeMonitorAssets(),
+    docsAssets: nodeDocsAssets(),
   };
   const providers = await providerRegistry(config);
   const projectKeys = new ProjectProviderKeys(db);

@@ -1,3 +1,4 @@
+import { DOCS_FILES, type DocsAssets } from '../routes/docs.ts';
 import { PLOTLY_PATH, type MonitorAssets } from '../routes/monitor.ts';
 
 /** Workers' static-assets binding (wrangler.toml `[assets] binding = "ASSETS"`). */
@@ -13,4 +14,10 @@ export interface AssetsBinding {
  */
 export function workersMonitorAssets(assets: AssetsBinding): MonitorAssets {
   return { plotly: () => assets.fetch(new Request(new URL(PLOTLY_PATH, 'https://assets.invalid'))) };
+}
+
+/** `/docs`'s Swagger UI files from the static-assets directory (copied there by `scripts/edge-assets.ts`). */
+export function workersDocsAssets(assets: AssetsBinding): DocsAssets {
+  const get = (path: string) => () => assets.fetch(new Request(new URL(path, 'https://assets.invalid')));
+  return { bundle: get(DOCS_FILES.bundle), css: get(DOCS_FILES.css) };
 }

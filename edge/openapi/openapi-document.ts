@@ -47,6 +47,22 @@ const OPERATIONS: Operation[] = [
     open: true,
   },
   { method: 'get', path: '/openapi.json', summary: 'This document', tag: 'service', open: true },
+  {
+    method: 'get',
+    path: '/docs',
+    summary: 'Interactive docs of this document (Swagger UI)',
+    tag: 'service',
+    open: true,
+  },
+  { method: 'get', path: '/docs/init.js', summary: "The docs page's script", tag: 'service', open: true },
+  {
+    method: 'get',
+    path: '/docs/swagger-ui-bundle.js',
+    summary: 'Swagger UI, served by us',
+    tag: 'service',
+    open: true,
+  },
+  { method: 'get', path: '/docs/swagger-ui.css', summary: "Swagger UI's styles", tag: 'service', open: true },
   { method: 'get', path: '/v1/models', summary: 'The model catalog', tag: 'models', answer: ModelList },
   { method: 'get', path: '/v1/models/:id{.+}', summary: 'One model (OpenAI shape)', tag: 'models' },
   {

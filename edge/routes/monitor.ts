@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { AppError } from '../../shared/errors.ts';
+import { serveBundledAsset, type AssetBody } from '../assets/bundled-asset.ts';
 import type { AppEnv } from '../env.ts';
 import { MONITOR_PAGE, MONITOR_SCRIPT } from '../monitor/monitor-page.ts';
 
@@ -7,7 +7,7 @@ import { MONITOR_PAGE, MONITOR_SCRIPT } from '../monitor/monitor-page.ts';
 export const PLOTLY_PATH = '/monitor/plotly.min.js';
 
 /** Plotly's bundle as the runtime can give it: the file's bytes or text (Node), or a response (Workers' ASSETS). */
-export type PlotlyBundle = Response | string | ArrayBuffer | Uint8Array;
+export type PlotlyBundle = AssetBody;
 
 /**
  * What `/monitor` needs from the runtime, injected since edge code cannot
@@ -48,22 +48,6 @@ const JS = 'text/javascript; charset=utf-8';
  * no data: it reads `/ws/system-metrics`, which is where auth applies.
  */
 export function monitorRoutes({ plotly }: MonitorAssets) {
-  let gzipped: Promise<Bytes> | undefined;
-  let bytes: Promise<Bytes | Response> | undefined;
-
-  /** The bundle, its bytes kept after the first load (a failed load is retried on the next request). */
-  const load = () =>
-    (bytes ??= plotly()
-      .then((bundle) => (bundle instanceof Response ? bundle : toBytes(bundle)))
-      .then((b) => {
-        if (b instanceof Response) bytes = undefined; // a response's body reads once
-        return b;
-      })
-      .catch((err: unknown) => {
-        bytes = undefined;
-        throw err;
-      }));
-
   return new Hono<AppEnv>()
     .get('/monitor', (c) => c.body(MONITOR_PAGE, 200, { ...PAGE_HEADERS, 'Content-Type': 'text/html; charset=utf-8' }))
     .get('/monitor/', (c) => c.redirect('/monitor', 308))
@@ -74,49 +58,8 @@ export function monitorRoutes({ plotly }: MonitorAssets) {
         'X-Content-Type-Options': 'nosniff',
       }),
     )
-    .get(PLOTLY_PATH, async (c) => {
-      const bundle = await load().catch((err: unknown) => {
-        throw unavailable(String((err as Error)?.message ?? err));
-      });
-      const headers: Record<string, string> = {
-        'Content-Type': JS,
-        'Cache-Control': PLOTLY_CACHE,
-        'X-Content-Type-Options': 'nosniff',
-      };
-      if (bundle instanceof Response) {
-        // Workers' ASSETS: streamed as is (the platform compresses and sets the ETag).
-        if (!bundle.ok) throw unavailable(`the asset store answered ${bundle.status}`);
-        const etag = bundle.headers.get('etag');
-        return new Response(bundle.body, { headers: { ...headers, ...(etag ? { ETag: etag } : {}) } });
-      }
-      headers.Vary = 'Accept-Encoding';
-      if (/\bgzip\b/i.test(c.req.header('accept-encoding') ?? '')) {
-        gzipped ??= gzip(bundle).catch((err: unknown) => {
-          gzipped = undefined;
-          throw err;
-        });
-        return c.body(await gzipped, 200, { ...headers, 'Content-Encoding': 'gzip' });
-      }
-      return c.body(bundle, 200, headers);
-    });
-}
-
-type Bytes = Uint8Array<ArrayBuffer>;
-
-function toBytes(bundle: string | ArrayBuffer | Uint8Array): Bytes {
-  if (typeof bundle === 'string') return new TextEncoder().encode(bundle) as Bytes;
-  if (!(bundle instanceof Uint8Array)) return new Uint8Array(bundle);
-  return bundle.buffer instanceof ArrayBuffer ? (bundle as Bytes) : (bundle.slice() as Bytes);
-}
-
-/** Compressed once per process: 4.8 MB of JavaScript is about 1.4 MB gzipped (phones on a LAN). */
-async function gzip(bytes: Bytes): Promise<Bytes> {
-  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function unavailable(why: string): AppError {
-  return new AppError(503, `Plotly's bundle is unavailable (${why}); on Workers run \`tsx scripts/edge-assets.ts\``, {
-    code: 'asset_unavailable',
-  });
+    .get(
+      PLOTLY_PATH,
+      serveBundledAsset(plotly, { contentType: JS, cacheControl: PLOTLY_CACHE, what: "Plotly's bundle" }),
+    );
 }

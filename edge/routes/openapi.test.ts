@@ -12,9 +12,10 @@ beforeAll(async () => {
   const pool = new RunnerPool({ urls: [], db: t.db, sign: async () => 'x', logger: t.deps.logger } as never);
   const metrics = { recorder: { observeRequest() {}, observeGeneration() {} }, render: async () => '' };
   const monitorAssets = { plotly: async () => '' };
+  const docsAssets = { bundle: async () => '', css: async () => '' };
   t = await testApp({
     db: t.db,
-    extra: { upgradeWebSocket, pool, runnerToken: 'registration-token', metrics, monitorAssets },
+    extra: { upgradeWebSocket, pool, runnerToken: 'registration-token', metrics, monitorAssets, docsAssets },
   });
 });
 afterAll(() => t.cleanup());

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricsFeed, type MetricsListener, type MetricsSource } from '../../edge/metrics/metrics-feed.ts';
-import { nodeMonitorAssets } from '../../runner/monitor-assets.ts';
+import { nodeDocsAssets, nodeMonitorAssets } from '../../runner/monitor-assets.ts';
 import { nodeWebSockets } from '../../runner/node-websocket.ts';
 import { serveFetch } from '../../runner/serve.ts';
 import type { SystemMetricsMessage } from '../../shared/schemas/system-metrics.ts';
@@ -20,7 +20,12 @@ if (!hasChromium) console.warn(`monitor-browser: skipped, no Chromium at ${CHROM
 async function startServer(metricsFeed: MetricsSource) {
   const websockets = nodeWebSockets();
   const t = await testApp({
-    extra: { upgradeWebSocket: websockets.upgradeWebSocket, metricsFeed, monitorAssets: nodeMonitorAssets() },
+    extra: {
+      upgradeWebSocket: websockets.upgradeWebSocket,
+      metricsFeed,
+      monitorAssets: nodeMonitorAssets(),
+      docsAssets: nodeDocsAssets(),
+    },
   });
   websockets.attach(t.app);
   let dropSockets = () => {};
@@ -175,6 +180,23 @@ describe.skipIf(!hasChromium)(`/monitor in Chromium (${CHROMIUM})`, () => {
       .poll(() => hook(page, (m) => m.samples), { timeout: 20_000, interval: 200 })
       .toBeGreaterThan(before + 4);
     expect(await hook(page, (m) => m.state)).toBe('open');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('renders the API docs (/docs) from /openapi.json with our own Swagger UI, without console errors', async () => {
+    const server = await startServer(new MetricsFeed({ inference: localTestInference() }));
+    servers.push(server);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('response', (r) => void (r.status() >= 400 && errors.push(`${r.status()} ${new URL(r.url()).pathname}`)));
+    await page.goto(`${server.url}/docs`);
+    await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(20);
+    expect(await page.locator('.opblock-summary-path', { hasText: '/llm-exec/round' }).count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, 'docs-1280.png') });
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -149,12 +149,16 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     expect(refused.status).toBe(400);
   });
 
-  it('serves the /monitor page and its Plotly bundle from our own assets under wrangler dev', async () => {
+  it('serves /monitor, /docs and their bundles from our own assets under wrangler dev, and /openapi.json', async () => {
     const page = await fetch(`${edge}/monitor`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/monitor/plotly.min.js');
     const plotly = await fetch(`${edge}/monitor/plotly.min.js`);
     expect(plotly.status).toBe(200);
     expect((await plotly.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000);
+    expect((await fetch(`${edge}/docs`)).status).toBe(200);
+    expect((await fetch(`${edge}/docs/swagger-ui-bundle.js`)).status).toBe(200);
+    const document = await (await fetch(`${edge}/openapi.json`)).json();
+    expect(document.paths['/llm-exec/round']).toBeDefined();
   });
 });
