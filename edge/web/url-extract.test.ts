@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { localSite } from '../../test/helpers/local-site.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.ts';
 import { createGuardedFetch } from '../net/ssrf.ts';
@@ -34,7 +34,6 @@ const SJIS = Buffer.concat([
   ascii('</p></body></html>'),
 ]);
 
-let server: Server;
 let origin: string;
 const hits: string[] = [];
 
@@ -59,16 +58,13 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   send('text/plain', 'no such page', 404);
 }
 
+let site: Awaited<ReturnType<typeof localSite>>;
 beforeAll(async () => {
-  server = createServer(route);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  site = await localSite(route);
+  origin = site.origin;
 });
 
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
-});
+afterAll(() => site.close());
 
 const fetch = createGuardedFetch({ allowlist: ['127.0.0.1'] });
 
