@@ -1,4 +1,3 @@
-import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatMessage, ToolCall } from '../../shared/schemas/chat.ts';
@@ -9,24 +8,18 @@ import type {
   ExecUsage,
   LlmConfig,
   McpApprovalRequest,
-  McpApprovalResponse,
   ToolDefinition,
 } from '../../shared/schemas/exec.ts';
 import type { GuardedFetch } from '../net/ssrf.ts';
-import { documentArguments, resultText, toChatMessages } from './exec-messages.ts';
+import { documentArguments, toChatMessages } from './exec-messages.ts';
 import type { AssistantMessage, Nesting, RoundEvent } from './round-events.ts';
+import { pendingCalls } from './pending-calls.ts';
 import { checkArguments } from './tool-arguments.ts';
-import type { ToolOutput } from './tool.ts';
-import { resolveToolSet, type OfferedTool, type ToolAdapters, type ToolSet } from './toolset.ts';
+import { addUsage, asError, DEFAULT_TOOL_TIMEOUT_MS, runCalls, type Answered, type PlannedCall } from './tool-calls.ts';
+import { resolveToolSet, type ToolAdapters, type ToolSet } from './toolset.ts';
 
 /** Model calls in a round unless `config.max_loops` says otherwise (the document's default). */
 export const DEFAULT_MAX_LOOPS = 10;
-/** Per tool call unless `config.tool_timeout_ms` says otherwise. */
-export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
-/** Characters of one tool result the model reads; the rest is cut with a note. */
-export const MODEL_RESULT_CHARS = 32_000;
-/** Characters of one tool result a `tool_result` event carries. */
-export const EVENT_RESULT_CHARS = 256 * 1024;
 
 /** What a round runs: the conversation so far (a thread's and the request's messages) and its settings. */
 export interface RoundSetup {
@@ -67,39 +60,11 @@ class RoundTimeout extends Error {
   }
 }
 
-interface PlannedCall {
-  call: ToolCall;
-  tool: OfferedTool;
-  args: Record<string, unknown>;
-}
-
-/** A tool's answer as the model reads it: the tool message appended to the history. */
-interface Answered {
-  id: string;
-  name: string;
-  text: string;
-}
-
-function addUsage(total: ExecUsage, usage: { prompt_tokens: number; completion_tokens: number }): void {
-  total.prompt_tokens += usage.prompt_tokens;
-  total.completion_tokens += usage.completion_tokens;
-  total.total_tokens = total.prompt_tokens + total.completion_tokens;
-}
-
-function capped(text: string, limit: number): string {
-  return text.length <= limit ? text : `${text.slice(0, limit)}\n[truncated: ${text.length - limit} more characters]`;
-}
-
 function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error
     ? reason
     : new DOMException(String(reason ?? 'The operation was aborted'), 'AbortError');
-}
-
-/** Anything thrown, as an Error (a signal's reason may be a string). */
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 const TOOLS_REFUSED = /does not support (tools|tool calling|function calling|functions)|tools? (are|is) not supported/i;
@@ -234,7 +199,14 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         answerTool({ id: call.id, name: call.function.name, text: refused });
       }
       if (planned.length)
-        yield* runCalls(planned, { timeoutMs: toolTimeoutMs, signal, services, mark, answer: answerTool, usage });
+        yield* runCalls(planned, {
+          timeoutMs: toolTimeoutMs,
+          signal,
+          fetch: services.fetch,
+          mark,
+          answer: answerTool,
+          usage,
+        });
       if (timeout.signal.aborted) {
         yield end('timeout', { role: 'assistant', content: null });
         return;
@@ -339,7 +311,14 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
       }
       for (const request of approvals) yield mark({ ...request, type: 'mcp_approval_request' });
       if (server.length)
-        yield* runCalls(server, { timeoutMs: toolTimeoutMs, signal, services, mark, answer: answerTool, usage });
+        yield* runCalls(server, {
+          timeoutMs: toolTimeoutMs,
+          signal,
+          fetch: services.fetch,
+          mark,
+          answer: answerTool,
+          usage,
+        });
       if (timeout.signal.aborted) {
         yield end('timeout', { role: 'assistant', content: text || null });
         return;
@@ -371,149 +350,4 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
   } finally {
     if (timer) clearTimeout(timer);
   }
-}
-
-interface RunCallsOptions {
-  timeoutMs: number;
-  signal: AbortSignal;
-  services: RoundServices;
-  mark: <E extends RoundEvent>(event: E) => E;
-  answer: (answered: Answered) => void;
-  /** The round's usage, which tools that spend tokens add to. */
-  usage: ExecUsage;
-}
-
-/**
- * Runs server-side calls at once: every `tool_call` event first (in the model's order), then each
- * `tool_result` as it completes (the id pairs them), a failure also as an `error` event.
- */
-async function* runCalls(
-  planned: PlannedCall[],
-  { timeoutMs, signal, services, mark, answer, usage }: RunCallsOptions,
-): AsyncGenerator<RoundEvent> {
-  for (const { call, args } of planned)
-    yield mark({ type: 'tool_call', id: call.id, tool_name: call.function.name, args });
-  const queue = new AsyncQueue<RoundEvent>();
-  const answers: (Answered | undefined)[] = [];
-  let left = planned.length;
-  const settle = ({ call }: PlannedCall, i: number, output: ToolOutput) => {
-    if (output.usage) addUsage(usage, output.usage);
-    const text = resultText(output.result);
-    answers[i] = { id: call.id, name: call.function.name, text: capped(text, MODEL_RESULT_CHARS) };
-    const result = text.length > EVENT_RESULT_CHARS ? capped(text, EVENT_RESULT_CHARS) : output.result;
-    const error = output.isError ? { is_error: true } : {};
-    queue.push(mark({ type: 'tool_result', id: call.id, tool_name: call.function.name, result, ...error }));
-    if (output.isError) {
-      const message = `Tool ${call.function.name} failed: ${capped(text, 1000)}`;
-      queue.push(mark({ type: 'error', error: { message, code: 'TOOL_ERROR' }, tool_call_id: call.id }));
-    }
-  };
-  planned.forEach((planned, i) => {
-    const { call, tool, args } = planned;
-    void execute(tool, args, call.id, tool.timeoutMs ?? timeoutMs, signal, services.fetch, (e) => queue.push(e))
-      .then((output) => settle(planned, i, output))
-      // A result that cannot be rendered (circular JSON) is still an answer: the round never hangs on it.
-      .catch((err: unknown) => settle(planned, i, { result: `Error: ${asError(err).message}`, isError: true }))
-      .finally(() => {
-        if (--left === 0) queue.end();
-      });
-  });
-  yield* queue;
-  // Tool messages follow the assistant message in the model's order, whatever order they finished in.
-  for (const answered of answers) if (answered) answer(answered);
-}
-
-/** One tool call with its own time limit; never throws: a failure is an error result. */
-async function execute(
-  tool: OfferedTool,
-  args: Record<string, unknown>,
-  callId: string,
-  timeoutMs: number,
-  round: AbortSignal,
-  fetch: GuardedFetch,
-  emit: (event: RoundEvent) => void,
-): Promise<ToolOutput> {
-  const limit = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([round, limit]);
-  try {
-    return await tool.run!(args, { signal, fetch, callId, emit });
-  } catch (err) {
-    if (limit.aborted && !round.aborted) return { result: `Error: timed out after ${timeoutMs} ms`, isError: true };
-    if (round.aborted) return { result: 'Error: the round was cancelled', isError: true };
-    const message = err instanceof Error ? err.message : String(err);
-    return { result: `Error: ${message}`, isError: true };
-  }
-}
-
-/** A call the previous round left waiting: run it now, or answer it with the client's refusal. */
-type Pending = { call: ToolCall; tool: OfferedTool; args: Record<string, unknown>; refused?: string };
-
-/**
- * The calls of the history's last assistant message that no tool message answers yet: MCP calls the
- * client approved or refused (`approvals`, OpenAI's `mcp_approval_response`), and server-side calls a
- * mixed round left. A client-side call without its `tool_response`, or a call of a tool this round does not
- * offer, is a 400.
- */
-function pendingCalls(messages: readonly ExecMessage[], toolset: ToolSet): Pending[] {
-  let last = -1;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if ((m.role === 'assistant' || m.role === 'tool_request') && m.tool_calls?.length) {
-      last = i;
-      break;
-    }
-    if (m.role === 'assistant') break;
-  }
-  if (last < 0) return [];
-  const answered = new Set(
-    messages
-      .slice(last + 1)
-      .filter((m) => m.role === 'tool_response' || m.role === 'tool')
-      .map((m) => m.tool_call_id),
-  );
-  const approvals = new Map<string, McpApprovalResponse>();
-  for (const m of messages) for (const a of m.approvals ?? []) approvals.set(a.approval_request_id, a);
-
-  const pending: Pending[] = [];
-  for (const call of messages[last]!.tool_calls!) {
-    if (answered.has(call.id)) continue;
-    const field = `messages.${last}.tool_calls`;
-    const tool = toolset.byName.get(call.name);
-    if (!tool) {
-      throw new AppError(
-        400,
-        `${field}: call ${call.id} names "${call.name}", which none of this round's tools offers`,
-        {
-          param: field,
-        },
-      );
-    }
-    const toolCall: ToolCall = {
-      id: call.id,
-      type: 'function',
-      function: {
-        name: call.name,
-        arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments),
-      },
-    };
-    const args = documentArguments(call.arguments);
-    if (!tool.run) {
-      throw new AppError(400, `${field}: call ${call.id} (${call.name}) has no tool_response message answering it`, {
-        param: field,
-      });
-    }
-    const approval = approvals.get(call.id);
-    if (tool.approval?.required && !approval) {
-      throw new AppError(
-        400,
-        `${field}: call ${call.id} (${call.name}) needs an mcp_approval_response with approval_request_id "${call.id}"`,
-        { param: field },
-      );
-    }
-    if (approval && !approval.approve) {
-      const reason = approval.reason ? `: ${approval.reason}` : '';
-      pending.push({ call: toolCall, tool, args, refused: `The user refused this call${reason}` });
-    } else pending.push({ call: toolCall, tool, args });
-  }
-  return pending;
 }

@@ -217,4 +217,15 @@ describe('threads', () => {
     expect(stored.messages[2].content).toBe('run 1');
     withTool.cleanup();
   });
+
+  it('leaves no empty thread behind when new_thread asks for a round refused before it starts', async () => {
+    const { key } = await t.deps.apiKeys.create('project-refused');
+    const res = await call(key, '/round', {
+      model: 'claude-3-haiku',
+      new_thread: true,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(res.status).toBe(400);
+    expect((await (await call(key, '/threads')).json()).data).toEqual([]);
+  });
 });

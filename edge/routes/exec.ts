@@ -47,6 +47,7 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
   const session = c.get('session');
   const releases: (() => void)[] = [];
   const release = () => releases.splice(0).forEach((r) => r());
+  let created: string | undefined;
   // Cancelled when the client leaves, or when the stream is cancelled (Workers may not abort the request's signal).
   const cancel = new AbortController();
   const onAbort = () => cancel.abort(c.req.raw.signal.reason);
@@ -56,7 +57,8 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
     if (c.req.header('x-session-id'))
       releases.push(await deps.sessions.beginTurn(session, { defer: (write) => background(c, write) }));
     if (body.thread_id) releases.push(deps.threads.begin(body.thread_id));
-    const threadId = body.thread_id ?? (body.new_thread ? (await deps.threads.create(owner)).id : undefined);
+    created = body.new_thread ? (await deps.threads.create(owner)).id : undefined;
+    const threadId = body.thread_id ?? created;
     const { options } = generationCall(c);
     const services = roundServices({
       inference: deps.inference,
@@ -70,9 +72,20 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
     const first = await events.next();
     const after = stored.length;
     const save = threadId ? (added: ExecMessage[]) => deps.threads.append(threadId, added, { after }) : undefined;
-    return cancellable(finishing(first, events, { save, requestMessages: body.messages, release }), cancel);
+    const onSaveFailure = (err: unknown) =>
+      deps.logger.warn('a failed round could not store its tool calls in its thread', {
+        requestId: c.get('requestId'),
+        threadId,
+        error: (err as Error)?.message ?? String(err),
+      });
+    return cancellable(
+      finishing(first, events, { save, requestMessages: body.messages, release, onSaveFailure }),
+      cancel,
+    );
   } catch (err) {
     release();
+    // A round refused before its first event leaves no empty thread behind.
+    if (created) await deps.threads.delete(created, owner).catch(() => {});
     throw err;
   }
 }
@@ -90,15 +103,18 @@ function cancellable<T>(events: AsyncGenerator<T>, cancel: AbortController): Asy
   };
 }
 
+interface FinishingOptions {
+  save?: (messages: ExecMessage[]) => Promise<void>;
+  requestMessages: ExecMessage[];
+  release: () => void;
+  onSaveFailure: (err: unknown) => void;
+}
+
 /** The primed round: its first event, then the rest; the thread is written before `end`, the turn released after. */
 async function* finishing(
   first: IteratorResult<RoundEvent>,
   rest: AsyncGenerator<RoundEvent>,
-  {
-    save,
-    requestMessages,
-    release,
-  }: { save?: (m: ExecMessage[]) => Promise<void>; requestMessages: ExecMessage[]; release: () => void },
+  { save, requestMessages, release, onSaveFailure }: FinishingOptions,
 ): AsyncGenerator<RoundEvent> {
   try {
     if (first.done) return;
@@ -110,7 +126,8 @@ async function* finishing(
   } catch (err) {
     // Tools that already ran stay in the thread, so a retry does not repeat their effects.
     const partial = messagesBeforeFailure(err);
-    if (save && partial) await save([...requestMessages, ...partial]).catch(() => {});
+    // The round's own error is what the client gets; a failure to store is logged, not hidden.
+    if (save && partial) await save([...requestMessages, ...partial]).catch(onSaveFailure);
     throw err;
   } finally {
     release();

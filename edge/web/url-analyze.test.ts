@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { localSite } from '../../test/helpers/local-site.ts';
+import { appErrorOf } from '../../test/helpers/rejection.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../shared/errors.ts';
 import { createGuardedFetch } from '../net/ssrf.ts';
 import { analyzeUrl } from './url-analyze.ts';
 
@@ -58,14 +58,7 @@ afterAll(() => site.close());
 const fetch = createGuardedFetch({ allowlist: ['127.0.0.1'] });
 const strict = createGuardedFetch({ allowlist: [] });
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
+const failure = appErrorOf;
 
 describe('analyzeUrl', () => {
   it('describes a URL from its HEAD', async () => {

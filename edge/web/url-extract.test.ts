@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { localSite } from '../../test/helpers/local-site.ts';
+import { appErrorOf } from '../../test/helpers/rejection.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../shared/errors.ts';
 import { createGuardedFetch } from '../net/ssrf.ts';
 import { extractUrl, MAX_EVENT_TEXT_BYTES, type UrlExtractEvent } from './url-extract.ts';
 
@@ -74,14 +74,7 @@ async function collect(path: string, selectors?: string[], maxBytes?: number): P
   return events;
 }
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
+const failure = appErrorOf;
 
 describe('extractUrl with selectors', () => {
   it('gives one event per selector, in order, with the text of every match', async () => {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { localSite } from '../../test/helpers/local-site.ts';
+import { appErrorOf } from '../../test/helpers/rejection.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../shared/errors.ts';
 import { createGuardedFetch } from '../net/ssrf.ts';
 import { streamUrl, type UrlStreamChunk, type UrlStreamEvent } from './url-stream.ts';
 
@@ -85,14 +85,7 @@ async function collect(events: AsyncIterable<UrlStreamEvent>): Promise<UrlStream
   return out;
 }
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
+const failure = appErrorOf;
 
 /** Waits until the writer's flushed count stays put, blocked on 'drain' (or done: everything was read). */
 async function settled(writer: Writer): Promise<void> {

@@ -2,6 +2,7 @@ import { createProviderRegistry } from '../../edge/providers/provider-registry.t
 import { ProviderInference } from '../../edge/providers/provider-inference.ts';
 import { createGuardedFetch } from '../../edge/net/ssrf.ts';
 import type { ExecDeps } from '../../edge/exec/round-services.ts';
+import type { ExecTool } from '../../edge/exec/tool.ts';
 import { localTestInference, testApp, type TestAppOptions } from './test-app.ts';
 import type { ScriptedUpstream } from './scripted-upstream.ts';
 
@@ -38,4 +39,32 @@ export function execCaller(app: { request: (path: string, init: RequestInit) => 
       headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+}
+
+/** A JSON POST's request init. */
+export const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+/** A client-side tool that asks the user one question. */
+export const ASK = {
+  type: 'custom',
+  name: 'ask_user',
+  parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+};
+
+/** A search-engine stand-in: one `web_search` tool whose run the test controls. */
+export function searchTool(run: ExecTool['run']): { websearch: () => ExecTool[] } {
+  return {
+    websearch: () => [
+      {
+        name: 'web_search',
+        description: 'Searches the web',
+        parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+        run,
+      },
+    ],
+  };
 }
