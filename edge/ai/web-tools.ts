@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Logger } from '../../shared/log.ts';
+import { primed } from '../../shared/primed.ts';
 import { toAppError } from '../middleware/errors.ts';
 import type { GuardedFetch } from '../net/ssrf.ts';
 import { sseResponse } from '../sse-response.ts';
@@ -31,21 +32,6 @@ export function webTools(fetch: GuardedFetch, logger: Logger): Record<string, Ai
       return sseResponse(c, encodedChunks(events), { onError: errorEvent, logger });
     }),
   };
-}
-
-/** Waits for an iterable's first item, so a failure before any output is thrown here (an HTTP status). */
-async function primed<T>(events: AsyncIterable<T>): Promise<AsyncIterable<T>> {
-  const iterator = events[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  return (async function* () {
-    try {
-      if (first.done) return;
-      yield first.value;
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-    } finally {
-      await iterator.return?.();
-    }
-  })();
 }
 
 /** url_stream's chunk events written as SSE bytes directly; the others go through as JSON. */

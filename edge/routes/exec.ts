@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { AppError } from '../../shared/errors.ts';
+import { primed } from '../../shared/primed.ts';
 import { RoundRequest, type ExecMessage } from '../../shared/schemas/exec.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { AgentStore } from '../exec/agent-store.ts';
@@ -68,8 +69,7 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
       call: { ...options, signal: undefined },
       signal: cancel.signal,
     });
-    const events = runRound({ ...body, messages: [...stored, ...body.messages], threadId }, services);
-    const first = await events.next();
+    const events = await primed(runRound({ ...body, messages: [...stored, ...body.messages], threadId }, services));
     const after = stored.length;
     const save = threadId ? (added: ExecMessage[]) => deps.threads.append(threadId, added, { after }) : undefined;
     const onSaveFailure = (err: unknown) =>
@@ -78,10 +78,7 @@ async function startRound(c: Context<AppEnv>, deps: RoundRouteDeps): Promise<Asy
         threadId,
         error: (err as Error)?.message ?? String(err),
       });
-    return cancellable(
-      finishing(first, events, { save, requestMessages: body.messages, release, onSaveFailure }),
-      cancel,
-    );
+    return cancellable(finishing(events, { save, requestMessages: body.messages, release, onSaveFailure }), cancel);
   } catch (err) {
     release();
     // A round refused before its first event leaves no empty thread behind.
@@ -110,16 +107,13 @@ interface FinishingOptions {
   onSaveFailure: (err: unknown) => void;
 }
 
-/** The primed round: its first event, then the rest; the thread is written before `end`, the turn released after. */
+/** The round's events; the thread is written before `end`, the turn released after, however the round ends. */
 async function* finishing(
-  first: IteratorResult<RoundEvent>,
-  rest: AsyncGenerator<RoundEvent>,
+  events: AsyncIterable<RoundEvent>,
   { save, requestMessages, release, onSaveFailure }: FinishingOptions,
 ): AsyncGenerator<RoundEvent> {
   try {
-    if (first.done) return;
-    yield first.value;
-    for await (const event of rest) {
+    for await (const event of events) {
       if (event.type === 'end' && !event.nested && save) await save([...requestMessages, ...event.messages]);
       yield event;
     }
@@ -131,7 +125,6 @@ async function* finishing(
     throw err;
   } finally {
     release();
-    await rest.return(undefined);
   }
 }
 
