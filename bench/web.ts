@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { stop, stopAll, stopChildrenOnExit } from '../test/helpers/child-processes.ts';
 import { table, verdict } from './lib/exec-report.ts';
 import { startFileServer } from './lib/web-file-server.ts';
-import { startWebServer } from './lib/web-server.ts';
+import { startPassthrough, startWebServer } from './lib/web-server.ts';
 import { measureSlowClient } from './lib/web-slow-client.ts';
 import { measureWebThroughput } from './lib/web-throughput.ts';
 
@@ -30,8 +30,9 @@ export interface WebOptions {
 /**
  * `npm run bench -- web`: `url_stream` (`POST /v1/ai/process`) of the embedded server, in its own process, with
  * the file on a local file server (this process).
- * 1. Throughput: a 256 MiB file by plain `fetch` and through `url_stream` (SSE parsed, chunks base64-decoded),
- *    alternating, every byte checked; payload and wire MB/s, the ratio (goal ≥ 0.9×), CPU of client and server.
+ * 1. Throughput: a 256 MiB file by plain `fetch`, through a bare Node pass-through proxy (the ceiling of any
+ *    proxy hop here) and through `url_stream` (SSE parsed, chunks base64-decoded), in rotating order, every byte
+ *    checked; payload and wire MB/s, the ratios (goal ≥ 0.9× of plain fetch), CPU of client and proxy.
  * 2. A slow client on a fresh server: 1 GiB offered, read slowly for 20 s, then aborted; the server's RSS
  *    (baseline, max) and what the file server sent next to what the client read (back-pressure).
  * Prints a table, writes `.tmp/bench-web.json`; throws on any byte mismatch or a stream that failed.
@@ -50,7 +51,10 @@ export async function run({
   try {
     console.error(`web: throughput, ${sizeBytes / MB} MiB, ${rounds} rounds each (+1 unmeasured)`);
     const server = await startWebServer({ dir: join(tmp, 'throughput') });
-    const speed = await measureWebThroughput({ server, files, sizeBytes, rounds }).finally(() => stop(server.child));
+    const passthrough = await startPassthrough();
+    const speed = await measureWebThroughput({ server, passthrough, files, sizeBytes, rounds }).finally(() =>
+      Promise.all([stop(server.child), stop(passthrough.child)]),
+    );
 
     console.error(`web: slow client on a fresh server, 1 GiB offered, ${slowMs / 1000} s`);
     const fresh = await startWebServer({ dir: join(tmp, 'slow') });
@@ -79,6 +83,11 @@ export async function run({
         [
           way('plain fetch of the file', speed.fetch, ''),
           way(
+            'bare Node pass-through (no base64)',
+            speed.passthrough,
+            'Hono + node-server + fetch, bytes as they come',
+          ),
+          way(
             'url_stream (SSE, base64 decoded)',
             speed.urlStream,
             `${speed.events} events, wire ${speed.wirePerPayload.toFixed(3)}× payload`,
@@ -92,10 +101,28 @@ export async function run({
             '',
             `goal ≥ ${GOAL_RATIO}×: ${verdict(ratioMet)}`,
           ],
+          [
+            '  bare pass-through / fetch',
+            `${speed.passthroughRatio.toFixed(2)}×`,
+            '',
+            '',
+            '',
+            '',
+            'any proxy hop here',
+          ],
+          [
+            '  url_stream / bare pass-through',
+            `${speed.ratioToPassthrough.toFixed(2)}×`,
+            '',
+            '',
+            '',
+            '',
+            'what our code costs',
+          ],
         ],
       ),
     );
-    console.log('  (client CPU: this process, which also runs the file server; server: the edgerunner process)');
+    console.log('  (client CPU: this process, which also runs the file server; server: the proxy process)');
 
     const growth = slow.maxRss - slow.baselineRss;
     const goalGrowth = slow.sizeBytes * GOAL_RSS_GROWTH_SHARE;

@@ -11,37 +11,48 @@ export interface ToSSEOptions {
   done?: string;
   /** The event sent when the source fails mid-stream (the stream then closes); default: the stream errors. */
   onError?: (err: unknown) => unknown;
+  /**
+   * Encoded bytes to prepare ahead of the consumer (events are pulled from `source` until this much waits);
+   * default: one event. Bulk streams set it so reading the source overlaps writing the socket.
+   */
+  aheadBytes?: number;
 }
 
 /** Turns a stream of values into an SSE byte stream (values as JSON `data:` events; Uint8Arrays as they are). */
 export function toSSE(
   source: AsyncIterable<unknown>,
-  { done, onError }: ToSSEOptions = {},
+  { done, onError, aheadBytes }: ToSSEOptions = {},
 ): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let next: IteratorResult<unknown>;
-      try {
-        next = await iterator.next();
-      } catch (err) {
-        if (!onError) throw err;
-        controller.enqueue(sseEvent(onError(err)));
-        controller.close();
-        return;
-      }
-      if (next.done) {
-        if (done) controller.enqueue(sseEvent(done));
-        controller.close();
-        return;
-      }
-      // A Uint8Array is an event its producer already encoded (bulk data written without a JSON round trip).
-      controller.enqueue(next.value instanceof Uint8Array ? next.value : sseEvent(next.value));
+  const strategy = aheadBytes
+    ? { highWaterMark: aheadBytes, size: (chunk: Uint8Array) => chunk.byteLength }
+    : undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await iterator.next();
+        } catch (err) {
+          if (!onError) throw err;
+          controller.enqueue(sseEvent(onError(err)));
+          controller.close();
+          return;
+        }
+        if (next.done) {
+          if (done) controller.enqueue(sseEvent(done));
+          controller.close();
+          return;
+        }
+        // A Uint8Array is an event its producer already encoded (bulk data written without a JSON round trip).
+        controller.enqueue(next.value instanceof Uint8Array ? next.value : sseEvent(next.value));
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
     },
-    async cancel() {
-      await iterator.return?.();
-    },
-  });
+    strategy,
+  );
 }
 
 /** Longest SSE event `parseSSE` buffers by default: 16 MiB (an embedding or a whole answer fits many times over). */

@@ -52,3 +52,15 @@ export function procStats(pid: number): { rssBytes: number; cpuS: number } {
   ticksPerS ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   return { rssBytes: rssKb * 1024, cpuS: (Number(fields[11]) + Number(fields[12])) / ticksPerS };
 }
+
+/** `bench/lib/web-passthrough.ts` (the bare Node proxy) on 127.0.0.1 and a free port, as one Node process. */
+export async function startPassthrough(): Promise<{ url: string; child: Child; pid: number }> {
+  const child = start({
+    name: 'web-passthrough',
+    command: process.execPath,
+    args: ['--import', 'tsx', 'bench/lib/web-passthrough.ts'],
+    cwd: ROOT,
+    env: { HOST: '127.0.0.1', PORT: '0' },
+  });
+  return { url: await listeningUrl(child, { timeoutMs: 60_000 }), child, pid: child.process.pid! };
+}

@@ -8,6 +8,8 @@ const MB = 1024 * 1024;
 export interface WebThroughputOptions {
   /** The edgerunner server answering `url_stream`, and its pid (for its CPU time). */
   server: { url: string; pid: number };
+  /** The bare Node proxy (web-passthrough.ts) and its pid. */
+  passthrough: { url: string; pid: number };
   files: FileServer;
   sizeBytes: number;
   /** Measured rounds of each, alternating which goes first; default 3. One unmeasured round of each before. */
@@ -22,7 +24,7 @@ export interface Way {
   wireMBps: number;
   /** The client process's CPU time / wall time (it also runs the file server), %. */
   clientCpuPct: number;
-  /** The edgerunner server's CPU time / wall time, % (0 for plain fetch: it is not involved). */
+  /** The proxy's CPU time / wall time, % (edgerunner's, or the bare pass-through's; ~0 for plain fetch). */
   serverCpuPct: number;
   /** Per measured round. */
   roundsMBps: number[];
@@ -30,9 +32,15 @@ export interface Way {
 
 export interface WebThroughput {
   fetch: Way;
+  /** The same file through the bare Node proxy: the ceiling of any proxy hop here. */
+  passthrough: Way;
   urlStream: Way;
   /** Median of the per-round ratios url_stream / fetch, payload MB/s (goal ≥ 0.9). */
   ratio: number;
+  /** Median of the per-round ratios url_stream / bare pass-through: what our own code costs. */
+  ratioToPassthrough: number;
+  /** Median of the per-round ratios bare pass-through / fetch: what a proxy hop costs on this machine. */
+  passthroughRatio: number;
   /** url_stream's SSE bytes per payload byte (base64 is 4/3, plus the JSON around each chunk). */
   wirePerPayload: number;
   /** Events per url_stream read (chunks + completed). */
@@ -51,12 +59,14 @@ interface Round {
 }
 
 /**
- * The same `sizeBytes` file read two ways, alternating: (a) a plain `fetch` of the file server, the body read to
- * the end; (b) `url_stream` through the edgerunner server, every SSE event parsed and its chunk base64-decoded.
- * Both check every byte against the generated content (a memcmp per piece).
+ * The same `sizeBytes` file read three ways, in rotating order: (a) a plain `fetch` of the file server, the
+ * body read to the end; (b) the same through the bare Node proxy; (c) `url_stream` through the edgerunner
+ * server, every SSE event parsed and its chunk base64-decoded. All check every byte against the generated
+ * content (a memcmp per piece).
  */
 export async function measureWebThroughput({
   server,
+  passthrough,
   files,
   sizeBytes,
   rounds = 3,
@@ -64,10 +74,13 @@ export async function measureWebThroughput({
   const fileUrl = `${files.url}/${sizeBytes}`;
   const problems: string[] = [];
 
-  async function timed(body: (check: ContentCheck) => Promise<{ wireBytes: number; events: number }>) {
+  async function timed(
+    proxyPid: number,
+    body: (check: ContentCheck) => Promise<{ wireBytes: number; events: number }>,
+  ) {
     const check = new ContentCheck();
     const cpu = process.cpuUsage();
-    const serverCpu = procStats(server.pid).cpuS;
+    const serverCpu = procStats(proxyPid).cpuS;
     const start = performance.now();
     const { wireBytes, events } = await body(check);
     const seconds = (performance.now() - start) / 1000;
@@ -78,28 +91,37 @@ export async function measureWebThroughput({
         payloadMBps: sizeBytes / MB / seconds,
         wireMBps: wireBytes / MB / seconds,
         clientCpuPct: ((user + system) / 1e6 / seconds) * 100,
-        serverCpuPct: ((procStats(server.pid).cpuS - serverCpu) / seconds) * 100,
+        serverCpuPct: ((procStats(proxyPid).cpuS - serverCpu) / seconds) * 100,
         wireBytes,
         events,
       },
     };
   }
 
-  async function plainFetch(): Promise<Round> {
-    const { check, round } = await timed(async (check) => {
-      const res = await fetch(fileUrl);
-      if (!res.ok || !res.body) throw new Error(`the file server answered ${res.status}`);
+  async function bodyOf(url: string, name: string): Promise<Round> {
+    const { check, round } = await timed(server.pid, async (check) => {
+      const res = await fetch(url);
+      if (!res.ok || !res.body) throw new Error(`${name} answered ${res.status}`);
       for await (const chunk of res.body) check.feed(chunk);
       return { wireBytes: check.offset, events: 0 };
     });
     const problem = check.problem(sizeBytes);
-    if (problem) problems.push(`plain fetch: ${problem}`);
+    if (problem) problems.push(`${name}: ${problem}`);
     return round;
   }
+  const plainFetch = () => bodyOf(fileUrl, 'plain fetch');
+  const bare = async () => {
+    const proxied = `${passthrough.url}/?url=${encodeURIComponent(fileUrl)}`;
+    const cpuBefore = procStats(passthrough.pid).cpuS;
+    const start = performance.now();
+    const round = await bodyOf(proxied, 'bare pass-through');
+    const proxyCpuS = procStats(passthrough.pid).cpuS - cpuBefore;
+    return { ...round, serverCpuPct: (proxyCpuS / ((performance.now() - start) / 1000)) * 100 };
+  };
 
   async function urlStream(): Promise<Round> {
     let completed: number | undefined;
-    const { check, round } = await timed(async (check) => {
+    const { check, round } = await timed(server.pid, async (check) => {
       const read = await readUrlStream(server.url, fileUrl, (bytes) => check.feed(bytes));
       completed = read.completed;
       return read;
@@ -110,14 +132,17 @@ export async function measureWebThroughput({
   }
 
   await plainFetch();
+  await bare();
   await urlStream();
   const a: Round[] = [];
+  const p: Round[] = [];
   const b: Round[] = [];
-  for (let i = 0; i < rounds; i++) {
-    if (i % 2) b.push(await urlStream());
-    a.push(await plainFetch());
-    if (!(i % 2)) b.push(await urlStream());
-  }
+  const ways = [
+    () => plainFetch().then((r) => a.push(r)),
+    () => bare().then((r) => p.push(r)),
+    () => urlStream().then((r) => b.push(r)),
+  ];
+  for (let i = 0; i < rounds; i++) for (let k = 0; k < ways.length; k++) await ways[(i + k) % ways.length]!();
   const way = (rs: Round[]): Way => ({
     payloadMBps: median(rs.map((r) => r.payloadMBps)),
     wireMBps: median(rs.map((r) => r.wireMBps)),
@@ -127,8 +152,11 @@ export async function measureWebThroughput({
   });
   return {
     fetch: way(a),
+    passthrough: way(p),
     urlStream: way(b),
     ratio: median(b.map((r, i) => r.payloadMBps / a[i]!.payloadMBps)),
+    ratioToPassthrough: median(b.map((r, i) => r.payloadMBps / p[i]!.payloadMBps)),
+    passthroughRatio: median(p.map((r, i) => r.payloadMBps / a[i]!.payloadMBps)),
     wirePerPayload: b[0]!.wireBytes / sizeBytes,
     events: b[0]!.events,
     problems,

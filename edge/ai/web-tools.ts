@@ -12,6 +12,9 @@ import { aiTool, type AiTool } from './ai-tool.ts';
 const Url = z.object({ url: z.string().min(1).max(8192) });
 const Extract = Url.extend({ selectors: z.array(z.string().min(1).max(1024)).max(64).optional() });
 
+/** url_stream: SSE bytes prepared while the socket drains (reading upstream overlaps writing to the client). */
+const STREAM_AHEAD_BYTES = 256 * 1024;
+
 /** The document's error event of the web tools' streams: `{"error": "…"}`. */
 const errorEvent = (err: unknown) => ({ error: toAppError(err).message });
 
@@ -29,7 +32,7 @@ export function webTools(fetch: GuardedFetch, logger: Logger): Record<string, Ai
     }),
     url_stream: aiTool(Url, async (c, { url }) => {
       const events = await streamUrl(url, { fetch, signal: c.req.raw.signal });
-      return sseResponse(c, encodedChunks(events), { onError: errorEvent, logger });
+      return sseResponse(c, encodedChunks(events), { onError: errorEvent, logger, aheadBytes: STREAM_AHEAD_BYTES });
     }),
   };
 }
