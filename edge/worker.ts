@@ -67,6 +67,8 @@ export interface WorkerEnv {
   BRAVE_BASE_URL?: string;
   TAVILY_API_KEY?: string;
   TAVILY_BASE_URL?: string;
+  /** Where `youtube_stream` sends InnerTube requests instead of https://www.youtube.com (a mirror, a recording). */
+  YOUTUBE_ORIGIN?: string;
   /** The platform's rate-limit bindings for /llm-exec (wrangler.toml `[[ratelimits]]`). */
   RATE_LIMIT_KEY?: RateLimitBinding;
   RATE_LIMIT_PROJECT?: RateLimitBinding;

@@ -61,7 +61,9 @@ run('tsx', ['runner/main.ts', '--runner'], {
   RUNNER_ID: process.env.RUNNER_ID ?? 'dev-runner',
 });
 // Edge settings that a developer's environment passes on to the Worker as variables.
-const passed = ['SSRF_ALLOWLIST', 'WEBSEARCH_PROVIDER', 'SEARXNG_URL'].filter((name) => process.env[name]);
+const passed = ['SSRF_ALLOWLIST', 'WEBSEARCH_PROVIDER', 'SEARXNG_URL', 'YOUTUBE_ORIGIN'].filter(
+  (name) => process.env[name],
+);
 const vars = {
   RUNNER_URLS: runnerUrl,
   RUNNER_SECRET: secret,

@@ -27,5 +27,4 @@ export const PLANNED_AI_TOOLS: Record<string, string> = {
   text_to_speech: 'text-to-speech',
   speech_to_text: 'speech-to-text',
   list_speech_models: 'speech models',
-  youtube_stream: 'YouTube streaming',
 };

@@ -18,7 +18,7 @@ export function aiTools(
 ): Record<string, AiTool> {
   return {
     llm: aiTool(ChatCompletionRequest, chatHandler(deps)),
-    ...webTools(deps.exec.fetch, deps.logger),
+    ...webTools(deps.exec.fetch, deps.logger, { youtubeOrigin: deps.exec.youtubeOrigin }),
     system_metrics: aiTool(z.object({}), async (c) =>
       c.json(await systemMetricsAnswer(deps.inference, c.req.raw.signal)),
     ),

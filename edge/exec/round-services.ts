@@ -14,6 +14,8 @@ export interface ExecDeps {
   fetch: GuardedFetch;
   /** Adapters by tool type (`mcp`, `openapi`, `websearch`…); `custom`, `kit` and `callable` are built in. */
   adapters: Omit<ToolAdapters, 'callable'>;
+  /** `YOUTUBE_ORIGIN`: where `youtube_stream` sends InnerTube requests instead of youtube.com; unset: YouTube. */
+  youtubeOrigin?: string;
 }
 
 export interface RoundServiceOptions {

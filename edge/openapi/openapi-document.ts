@@ -105,6 +105,7 @@ const OPERATIONS: Operation[] = [
       llm: 'as /v1/chat/completions',
       url_extract: '{"selector","content"} or {"content"}; {"error"}',
       url_stream: '{"progress","chunk","content_type","received","total"} … {"status":"completed"}; {"error"}',
+      youtube_stream: '{"title","author","length"}, then as url_stream; {"error"}',
     },
   },
   {

@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExecDeps } from '../exec/exec-deps.ts';
 import { testApp } from '../../test/helpers/test-app.ts';
+import { youtubeSite } from '../../test/helpers/youtube-site.ts';
 
 /** A page, a binary file and a redirect to a metadata address, on 127.0.0.1. */
 let site: Server;
 let base = '';
 const file = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
 let t: Awaited<ReturnType<typeof testApp>>;
+let youtube: Awaited<ReturnType<typeof youtubeSite>>;
 
 beforeAll(async () => {
   site = createServer((req, res) => {
@@ -26,9 +28,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  t = await testApp({ extra: { exec: createExecDeps({ allowlist: ['127.0.0.1'] }) } });
+  youtube = await youtubeSite([
+    { id: 'dQw4w9WgXcQ', title: 'Titre', author: 'Auteur', lengthSeconds: 61, media: file },
+  ]);
+  const env = { YOUTUBE_ORIGIN: youtube.origin };
+  t = await testApp({ extra: { exec: createExecDeps({ allowlist: ['127.0.0.1'], env }) } });
 });
 afterAll(() => {
+  youtube.close();
   site.closeAllConnections();
   site.close();
   t.cleanup();
@@ -98,5 +105,34 @@ describe('web tools through /v1/ai/process', () => {
     expect((await missing.json()).error.param).toBe('config.url');
     const upstream404 = await process('url_stream', { url: `${base}/nothing` });
     expect(upstream404.status).toBe(502);
+  });
+
+  it('youtube_stream sends title, author and length, then the video as url_stream chunks; failures are error events', async () => {
+    const seen = await events(await process('youtube_stream', { video_id: 'dQw4w9WgXcQ' }));
+    expect(seen[0]).toEqual({ title: 'Titre', author: 'Auteur', length: 61 });
+    const chunks = seen.filter((e) => 'chunk' in e);
+    expect(Buffer.concat(chunks.map((e) => Buffer.from(String(e.chunk), 'base64')))).toEqual(file);
+    expect(chunks.at(-1)).toMatchObject({ progress: 100, content_type: 'video/mp4' });
+    expect(seen.at(-1)).toEqual({ status: 'completed', received: file.length });
+
+    const unknown = await process('youtube_stream', { video_id: 'AAAAAAAAAAA' });
+    expect(unknown.status).toBe(200);
+    expect(await events(unknown)).toEqual([{ error: 'YouTube: This video is unavailable (ERROR)' }]);
+
+    const offline = await testApp({
+      extra: { exec: createExecDeps({ allowlist: ['127.0.0.1'], env: { YOUTUBE_ORIGIN: 'http://127.0.0.1:9' } }) },
+    });
+    const res = await offline.app.request('/v1/ai/process', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'youtube_stream', config: { video_id: 'dQw4w9WgXcQ' } }),
+    });
+    expect(res.status).toBe(200);
+    expect(await events(res)).toEqual([{ error: expect.stringMatching(/127\.0\.0\.1:9/) }]);
+    offline.cleanup();
+
+    const bad = await process('youtube_stream', { video_id: 'https://youtu.be/x' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.param).toBe('config.video_id');
   });
 });

@@ -8,6 +8,7 @@ import { stop } from '../helpers/child-processes.ts';
 import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
 import { listen, streamable } from '../helpers/mcp-servers.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG, TOOL_ANSWER } from '../helpers/tiny-models.ts';
+import { youtubeSite } from '../helpers/youtube-site.ts';
 
 /** `npm run dev`: a runner (on the tiny models' catalog) plus the edge under `wrangler dev` (workerd, local D1). */
 describe('npm run dev (wrangler dev edge + runner)', () => {
@@ -17,9 +18,14 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
   let mcp: Awaited<ReturnType<typeof listen>>;
   let page: Server;
   let pageUrl = '';
+  const video = Buffer.from(Array.from({ length: 150_000 }, (_, i) => (i * 7) % 256));
+  let youtube: Awaited<ReturnType<typeof youtubeSite>>;
 
   beforeAll(async () => {
     mcp = await listen(streamable);
+    youtube = await youtubeSite([
+      { id: 'dQw4w9WgXcQ', title: 'Vidéo', author: 'Auteur', lengthSeconds: 9, media: video },
+    ]);
     page = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=windows-1252' });
       res.end(
@@ -41,6 +47,7 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
       DEV_STATE_DIR: stateDir,
       MODELS_FILE: catalog,
       SSRF_ALLOWLIST: '127.0.0.1',
+      YOUTUBE_ORIGIN: youtube.origin,
     });
     await untilOk(`${edge}/health`, child, { timeoutMs: 90_000 });
   });
@@ -49,6 +56,7 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     mcp?.server.closeAllConnections();
     mcp?.server.close();
     page?.close();
+    youtube?.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -147,6 +155,22 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
       body: JSON.stringify({ tool: 'url_analyze', config: { url: 'http://10.1.2.3/' } }),
     });
     expect(refused.status).toBe(400);
+
+    // youtube_stream: youtubei.js in workerd, against the YouTube stand-in.
+    const yt = await fetch(`${edge}/v1/ai/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'youtube_stream', config: { video_id: 'dQw4w9WgXcQ' } }),
+    });
+    expect(yt.status).toBe(200);
+    const seen = (await yt.text())
+      .split('\n\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as Record<string, unknown>);
+    expect(seen[0]).toEqual({ title: 'Vidéo', author: 'Auteur', length: 9 });
+    const chunks = seen.filter((e) => 'chunk' in e).map((e) => Buffer.from(String(e.chunk), 'base64'));
+    expect(Buffer.concat(chunks)).toEqual(video);
+    expect(seen.at(-1)).toEqual({ status: 'completed', received: video.length });
   });
 
   it('serves /monitor, /docs and their bundles from our own assets under wrangler dev, and /openapi.json', async () => {
