@@ -13,6 +13,7 @@ export default defineConfig({
             '{edge,shared,runner,drizzle}/**/*.test.ts',
             'test/contract/**/*.test.ts',
             'test/fixtures/**/*.test.ts',
+            'test/helpers/**/*.test.ts',
           ],
           environment: 'node',
           testTimeout: 20_000,

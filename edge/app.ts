@@ -15,6 +15,7 @@ import { perSubscriberFeed } from './metrics/metrics-feed.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { session } from './middleware/session.ts';
 import { aiProcessRoutes } from './routes/ai-process.ts';
+import { imageRoutes } from './routes/images.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { execAgentRoutes } from './routes/exec-agents.ts';
 import { execThreadRoutes } from './routes/exec-threads.ts';
@@ -75,7 +76,9 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', stopRoutes(deps));
   app.route('/v1', embeddingRoutes(deps));
   const exec = deps.exec ?? createExecDeps();
-  app.route('/v1', aiProcessRoutes(aiTools({ ...deps, exec })));
+  const tools = aiTools({ ...deps, exec });
+  app.route('/v1', aiProcessRoutes(tools));
+  app.route('/v1', imageRoutes(tools));
   app.route('/llm-exec', execRoundRoutes({ ...deps, exec }));
   app.route('/llm-exec', execThreadRoutes(deps));
   app.route('/llm-exec', execAgentRoutes(deps));

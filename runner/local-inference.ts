@@ -3,16 +3,21 @@ import type { Catalog } from '../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest } from '../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../shared/schemas/completions.ts';
 import type { EmbedResult } from '../shared/schemas/embeddings.ts';
+import type { OcrRequest, OcrResult } from '../shared/schemas/images.ts';
+import { AppError } from '../shared/errors.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
 import type { RunnerSample } from '../shared/schemas/system-metrics.ts';
 import type { LlmEngine } from './llm/llm-engine.ts';
 import { MetricsSampler } from './system/metrics-sampler.ts';
+import type { OcrEngine } from './vision/ocr/ocr-engine.ts';
 
 export interface LocalInferenceOptions {
   catalog: Catalog;
   runnerId: string;
   llm: LlmEngine;
+  /** OCR, on the same model host as `llm`; without it OCR is a 503. */
+  ocr?: OcrEngine;
   /** Reads this machine for `systemMetrics()`; default `new MetricsSampler()`. */
   sampler?: Pick<MetricsSampler, 'sample'>;
 }
@@ -79,6 +84,14 @@ export class LocalInference implements Inference {
 
   async embed(model: string, inputs: (string | number[])[], options: CallOptions = {}): Promise<EmbedResult> {
     return this.#llm.embed(model, inputs, { signal: options.signal, download: options.download });
+  }
+
+  async ocr(request: OcrRequest, options: CallOptions = {}): Promise<OcrResult> {
+    const engine = this.options.ocr;
+    if (!engine) throw new AppError(503, 'OCR is not available on this runner', { code: 'capability_unavailable' });
+    const result = await engine.read(request, { signal: options.signal, download: options.download });
+    options.onRoute?.(this.options.runnerId);
+    return result;
   }
 
   async stop(sessionId: string): Promise<boolean> {

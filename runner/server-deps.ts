@@ -15,7 +15,9 @@ import type { Logger } from '../shared/log.ts';
 import { createRunnerSigner } from '../shared/runner-token.ts';
 import { nodeHs256 } from './node-hs256.ts';
 import { ConfigError, isLoopback, type Config } from './config.ts';
+import { sharedModelHost } from './host/shared-host.ts';
 import { LlmEngine } from './llm/llm-engine.ts';
+import { OcrEngine } from './vision/ocr/ocr-engine.ts';
 import { LocalInference } from './local-inference.ts';
 import { modelFiles } from './models/model-files.ts';
 import { loadCatalog } from './models/catalog.ts';
@@ -68,15 +70,18 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
 /** The engines of this process, from the configuration. */
 export async function localInference(config: Config, runnerId: string): Promise<LocalInference> {
   const catalog = await loadCatalog(config.modelsFile);
+  const files = modelFiles({ modelsDir: config.modelsDir, hfEndpoint: config.hfEndpoint, hfToken: config.hfToken });
+  const host = sharedModelHost({ models: catalog.models, files, keepAliveMs: config.modelKeepAliveMs });
   const llm = new LlmEngine({
     models: catalog.models,
-    files: modelFiles({ modelsDir: config.modelsDir, hfEndpoint: config.hfEndpoint, hfToken: config.hfToken }),
+    files,
+    host,
     threads: config.llmThreads,
     parallel: config.llmParallel,
     maxTokens: config.llmMaxTokens,
-    keepAliveMs: config.modelKeepAliveMs,
   });
-  return new LocalInference({ catalog, runnerId, llm });
+  const ocr = new OcrEngine({ host, threads: config.llmThreads });
+  return new LocalInference({ catalog, runnerId, llm, ocr });
 }
 
 /**

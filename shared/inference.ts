@@ -1,6 +1,7 @@
 import type { ChatEvent, ChatRequest } from './schemas/chat.ts';
 import type { CompletionRequest } from './schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from './schemas/embeddings.ts';
+import type { OcrRequest, OcrResult } from './schemas/images.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
 import type { RunnerSample } from './schemas/system-metrics.ts';
@@ -46,6 +47,8 @@ export interface Inference {
   complete(request: CompletionRequest, options: CallOptions & { sessionId: string }): Promise<AsyncIterable<ChatEvent>>;
   /** Embeds each input (text, or token ids of the model's vocabulary) with an embedding model. */
   embed(model: string, inputs: EmbedInput[], options?: CallOptions): Promise<EmbedResult>;
+  /** The text of an image, with an OCR model (`request.model`, default the catalog's first OCR model). */
+  ocr(request: OcrRequest, options?: CallOptions): Promise<OcrResult>;
   /** Stops the session's running generation; false when nothing was running. */
   stop(sessionId: string, options?: CallOptions): Promise<boolean>;
   /** A reading of CPU, memory and GPUs: one per runner that answered (embedded mode: one, runner `embedded`). */

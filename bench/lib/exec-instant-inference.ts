@@ -72,6 +72,10 @@ export class InstantInference implements Inference {
   stop(): never {
     return unsupported('stop');
   }
+  ocr(): never {
+    return unsupported('ocr');
+  }
+
   systemMetrics(): never {
     return unsupported('systemMetrics');
   }

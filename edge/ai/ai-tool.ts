@@ -22,7 +22,6 @@ export const PLANNED_AI_TOOLS: Record<string, string> = {
   image_generation: 'image generation',
   image_refinement: 'image refinement',
   image_analysis: 'image analysis (CLIP)',
-  ocr: 'OCR',
   translation: 'translation',
   text_to_speech: 'text-to-speech',
   speech_to_text: 'speech-to-text',

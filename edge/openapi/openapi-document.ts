@@ -2,6 +2,7 @@ import { z, type ZodType } from 'zod';
 import { ChatCompletionRequest } from '../../shared/schemas/chat.ts';
 import { TextCompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbeddingRequest } from '../../shared/schemas/embeddings.ts';
+import { OcrRequest } from '../../shared/schemas/images.ts';
 import { AgentRequest, RoundRequest, ToolDefinitionSchema } from '../../shared/schemas/exec.ts';
 import { ModelList } from '../../shared/schemas/models.ts';
 import { RunnerHeartbeat } from '../../shared/schemas/runner.ts';
@@ -95,6 +96,13 @@ const OPERATIONS: Operation[] = [
   },
   { method: 'post', path: '/v1/stop', summary: "Stop the session's running generation", tag: 'chat' },
   { method: 'post', path: '/v1/embeddings', summary: 'Embeddings (OpenAI shape)', tag: 'chat', body: EmbeddingRequest },
+  {
+    method: 'post',
+    path: '/v1/images/ocr',
+    summary: 'OCR: the text of an image in reading order, and its lines with boxes and confidences',
+    tag: 'images',
+    body: OcrRequest,
+  },
   {
     method: 'post',
     path: '/v1/ai/process',

@@ -75,11 +75,11 @@ describe('POST /v1/ai/process', () => {
     const missing = await post('/v1/ai/process', { config: {} });
     expect((await missing.json()).error.param).toBe('tool');
 
-    const planned = await post('/v1/ai/process', { tool: 'ocr', config: { image: 'x' } });
+    const planned = await post('/v1/ai/process', { tool: 'translation', config: { text: 'x' } });
     expect(planned.status).toBe(503);
     expect((await planned.json()).error).toMatchObject({
       code: 'tool_unavailable',
-      message: 'tool: OCR is not available on this deployment yet',
+      message: 'tool: translation is not available on this deployment yet',
     });
 
     const unknownModel = await post('/v1/ai/process', {

@@ -67,8 +67,8 @@ export interface Lease<T extends HostedModel> {
 export interface ModelHostOptions<T extends HostedModel> {
   models: Record<string, CatalogEntry>;
   files: ModelFiles;
-  /** A loader per catalog kind (`llm`, `embedding`, …); kinds without one are refused. */
-  loaders: Partial<Record<CatalogEntry['kind'], ModelLoader<T>>>;
+  /** A loader per catalog kind (`llm`, `embedding`, …); kinds without one are refused. More: `register`. */
+  loaders?: Partial<Record<CatalogEntry['kind'], ModelLoader<T>>>;
   /** Idle time before a model is unloaded (MODEL_KEEP_ALIVE); -1 never; default 5 min. */
   keepAliveMs?: number;
   /** Memory that can be allocated now (the host takes off the mapped weights of the models it holds). */
@@ -97,10 +97,27 @@ export class ModelHost<T extends HostedModel> {
   /** Callers inside `acquire` per model: a model someone is about to lease is not evicted (no load/evict ping-pong). */
   readonly #acquiring = new Map<string, number>();
   #loadLock: Promise<unknown> = Promise.resolve();
-  readonly #opts: Required<Omit<ModelHostOptions<T>, 'logger'>> & { logger?: Logger };
+  readonly #opts: Required<Omit<ModelHostOptions<T>, 'logger' | 'loaders'>> & { logger?: Logger };
+  readonly #loaders: Partial<Record<CatalogEntry['kind'], ModelLoader<T>>>;
 
-  constructor(options: ModelHostOptions<T>) {
+  constructor({ loaders = {}, ...options }: ModelHostOptions<T>) {
     this.#opts = { keepAliveMs: 300_000, ...options };
+    this.#loaders = { ...loaders };
+  }
+
+  /** Adds the loader of a catalog kind: an engine sharing this host brings its own. */
+  register(kind: CatalogEntry['kind'], loader: ModelLoader<T>): void {
+    this.#loaders[kind] = loader;
+  }
+
+  /** Whether a loader for `kind` is registered. */
+  loads(kind: CatalogEntry['kind']): boolean {
+    return this.#loaders[kind] !== undefined;
+  }
+
+  /** The catalog (name → entry). */
+  get catalog(): Record<string, CatalogEntry> {
+    return this.#opts.models;
   }
 
   /** The catalog entry of `name`; 404 `model_not_found` when there is none. */
@@ -186,7 +203,7 @@ export class ModelHost<T extends HostedModel> {
   /** Downloads what is missing (each caller hears its own progress: the downloader shares one download), then loads once. */
   async #load(name: string, { signal, onProgress, onFile, download }: AcquireOptions): Promise<Resident<T>> {
     const entry = this.entry(name);
-    const loader = this.#opts.loaders[entry.kind];
+    const loader = this.#loaders[entry.kind];
     if (!loader) throw new AppError(400, `Model ${name} is a ${entry.kind} model, which this server does not load`);
     const file = await this.#opts.files.ensure(name, entry, { signal, onProgress, download });
     onFile?.(file.status);

@@ -15,6 +15,12 @@ export function llamaRuntime(): Promise<Llama> {
   return shared;
 }
 
+/** Free GPU memory in bytes (0 without a GPU). */
+export async function freeVram(): Promise<number> {
+  const llama = await llamaRuntime();
+  return llama.gpu === false ? 0 : (await llama.getVramState()).free;
+}
+
 /** Physical cores (distinct core ids per socket in /proc/cpuinfo), else the logical count. */
 export function physicalCores(): number {
   try {

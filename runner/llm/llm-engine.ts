@@ -1,4 +1,3 @@
-import { AsyncQueue } from '../../shared/async-queue.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CatalogEntry } from '../../shared/schemas/catalog.ts';
@@ -6,15 +5,16 @@ import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
 import type { LoadEvent } from '../../shared/schemas/models.ts';
-import { ModelHost, type Lease, type ModelFiles } from '../host/model-host.ts';
+import { loadEvents } from '../host/load-events.ts';
+import { ModelHost, type HostedModel, type Lease, type ModelFiles } from '../host/model-host.ts';
 import { availableMemory } from '../system/memory.ts';
 import { generateChat, planChat } from './chat-generation.ts';
 import { generateCompletion } from './text-completion.ts';
 import type { Slot } from './sequence-slots.ts';
-import { llamaRuntime } from './llama-runtime.ts';
+import { freeVram } from './llama-runtime.ts';
 import { embedInputs, type EmbeddingInput } from './embeddings.ts';
 import { llmLoader } from './llm-loader.ts';
-import type { ChatModel, EmbeddingModel, LlmModel } from './llm-models.ts';
+import type { ChatModel, EmbeddingModel } from './llm-models.ts';
 
 export type { ModelFiles } from '../host/model-host.ts';
 
@@ -44,6 +44,11 @@ export interface LlmEngineOptions {
   availableMemory?: () => number;
   /** Where failures nobody awaits are reported; default none. */
   logger?: Logger;
+  /**
+   * The model host shared with the other engines of this process (it gets the `llm` and `embedding` loaders);
+   * default one of its own over `models` and `files`.
+   */
+  host?: ModelHost<HostedModel>;
 }
 
 /**
@@ -52,7 +57,7 @@ export interface LlmEngineOptions {
  * {@link ModelHost} that downloads, loads, evicts and unloads the models.
  */
 export class LlmEngine {
-  readonly #host: ModelHost<LlmModel>;
+  readonly #host: ModelHost<HostedModel>;
   readonly #parallel: number;
   readonly #maxTokens: number | undefined;
   /** Embedding requests in flight (they count as busy, as chat sequences do). */
@@ -69,18 +74,22 @@ export class LlmEngine {
     maxTokens,
     availableMemory: memory = availableMemory,
     logger,
+    host,
   }: LlmEngineOptions) {
     this.#parallel = parallel;
     this.#maxTokens = maxTokens;
     const loader = llmLoader({ threads, parallel, maxQueue, contextSize });
-    this.#host = new ModelHost<LlmModel>({
-      models,
-      files,
-      keepAliveMs,
-      loaders: { llm: loader, embedding: loader },
-      memory: async () => ({ ram: memory(), vram: await freeVram() }),
-      logger,
-    });
+    this.#host =
+      host ??
+      new ModelHost<HostedModel>({
+        models,
+        files,
+        keepAliveMs,
+        memory: async () => ({ ram: memory(), vram: await freeVram() }),
+        logger,
+      });
+    this.#host.register('llm', loader);
+    this.#host.register('embedding', loader);
   }
 
   entry(name: string): CatalogEntry {
@@ -111,29 +120,7 @@ export class LlmEngine {
 
   /** Downloads (when missing) and loads `name`, as the document's SSE events. 404 before any event for an unknown name. */
   load(name: string, { signal }: { signal?: AbortSignal } = {}): AsyncIterable<LoadEvent> {
-    const entry = this.entry(name);
-    if (entry.kind !== 'llm')
-      throw new AppError(400, `Model ${name} is a ${entry.kind} model, not an LLM`, { param: 'model' });
-    const queue = new AsyncQueue<LoadEvent>();
-    (async () => {
-      let last = -1;
-      let found = false;
-      const lease = await this.#host.acquire(name, {
-        signal,
-        onProgress: (p) => {
-          if (p !== last) queue.push({ progress: (last = p) });
-        },
-        onFile: (status) => {
-          found = true;
-          queue.push({ status });
-        },
-      });
-      lease.release();
-      if (!found) queue.push({ status: 'exists' });
-      queue.push({ status: 'loaded' });
-      queue.end();
-    })().catch((err: unknown) => queue.fail(err));
-    return queue;
+    return loadEvents(this.#host, name, { signal });
   }
 
   /** Frees the model's memory (context, sequences, weights). False when it was not loaded. */
@@ -243,7 +230,3 @@ export class LlmEngine {
 }
 
 /** Free GPU memory as llama.cpp sees it (0 without a GPU). */
-async function freeVram(): Promise<number> {
-  const llama = await llamaRuntime();
-  return llama.gpu === false ? 0 : (await llama.getVramState()).free;
-}

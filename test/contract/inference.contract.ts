@@ -3,6 +3,7 @@ import { AppError } from '../../shared/errors.ts';
 import type { ChatEvent } from '../../shared/schemas/chat.ts';
 import type { Inference } from '../../shared/inference.ts';
 import { SystemSample } from '../../shared/schemas/system-metrics.ts';
+import { characterErrorRate, renderPage } from '../helpers/ocr-pages.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
 
 export interface ContractSubject {
@@ -43,6 +44,42 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
       const runners = (await subject.inference.status()).map((s) => s.id);
       expect(readings.map((r) => r.runner).sort()).toEqual(runners.sort());
       for (const r of readings) expect(SystemSample.parse(r.sample)).toEqual(r.sample);
+    });
+
+    it('reads the text of an image with the real PaddleOCR models, lines in reading order with boxes', async () => {
+      const page = await renderPage({
+        name: 'contract',
+        kind: 'clean',
+        seed: 7,
+        font: 'DejaVu Sans',
+        fontSize: 24,
+        width: 900,
+        lineCount: 6,
+      });
+      const result = await subject.inference.ocr({ image: `data:image/png;base64,${page.png.toString('base64')}` });
+      expect(result).toMatchObject({ model: 'PP-OCRv4', width: page.width, height: page.height });
+      expect(characterErrorRate(page.lines.join('\n'), result.text)).toBeLessThan(0.02);
+      expect(result.lines).toHaveLength(page.lines.length);
+      for (const line of result.lines) {
+        expect(line.confidence).toBeGreaterThan(0.5);
+        for (const [x, y] of line.box) {
+          expect(x).toBeGreaterThanOrEqual(0);
+          expect(x).toBeLessThanOrEqual(page.width);
+          expect(y).toBeGreaterThanOrEqual(0);
+          expect(y).toBeLessThanOrEqual(page.height);
+        }
+      }
+      const tops = result.lines.map((l) => l.box[0][1]);
+      expect(tops).toEqual([...tops].sort((a, b) => a - b));
+
+      const notAnImage = subject.inference.ocr({ image: Buffer.from('plain text, not pixels').toString('base64') });
+      await expect(notAnImage).rejects.toMatchObject({ status: 400, param: 'image' });
+      await expect(
+        subject.inference.ocr({ image: page.png.toString('base64'), model: 'tiny-chat' }),
+      ).rejects.toMatchObject({ status: 400, param: 'model' });
+      await expect(
+        subject.inference.ocr({ image: page.png.toString('base64'), model: 'no-such-ocr' }),
+      ).rejects.toMatchObject({ status: 404 });
     });
 
     it('loads a model with the document’s events, then lists it as loaded', async () => {

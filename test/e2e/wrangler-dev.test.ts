@@ -9,6 +9,7 @@ import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
 import { listen, streamable } from '../helpers/mcp-servers.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG, TOOL_ANSWER } from '../helpers/tiny-models.ts';
 import { youtubeSite } from '../helpers/youtube-site.ts';
+import { characterErrorRate, renderPage } from '../helpers/ocr-pages.ts';
 
 /** `npm run dev`: a runner (on the tiny models' catalog) plus the edge under `wrangler dev` (workerd, local D1). */
 describe('npm run dev (wrangler dev edge + runner)', () => {
@@ -171,6 +172,35 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     const chunks = seen.filter((e) => 'chunk' in e).map((e) => Buffer.from(String(e.chunk), 'base64'));
     expect(Buffer.concat(chunks)).toEqual(video);
     expect(seen.at(-1)).toEqual({ status: 'completed', received: video.length });
+  });
+
+  it('reads an image through workerd on the runner (OCR with the real PaddleOCR models), also as the ocr tool', async () => {
+    const page = await renderPage({
+      name: 'e2e',
+      kind: 'clean',
+      seed: 5,
+      font: 'DejaVu Serif',
+      fontSize: 26,
+      width: 900,
+      lineCount: 4,
+    });
+    const image = page.png.toString('base64');
+    const res = await fetch(`${edge}/v1/images/ocr`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.model).toBe('PP-OCRv4');
+    expect(characterErrorRate(page.lines.join('\n'), body.text)).toBeLessThan(0.02);
+    const tool = await fetch(`${edge}/v1/ai/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'ocr', config: { image: 'data:image/bmp;base64,Qk0=' } }),
+    });
+    expect(tool.status).toBe(400);
+    expect((await tool.json()).error.param).toBe('config.image');
   });
 
   it('serves /monitor, /docs and their bundles from our own assets under wrangler dev, and /openapi.json', async () => {

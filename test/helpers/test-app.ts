@@ -12,7 +12,9 @@ import type { Inference } from '../../shared/inference.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
 import { LlmEngine } from '../../runner/llm/llm-engine.ts';
+import { sharedModelHost } from '../../runner/host/shared-host.ts';
 import { LocalInference } from '../../runner/local-inference.ts';
+import { OcrEngine } from '../../runner/vision/ocr/ocr-engine.ts';
 import type { DownloadsOptions } from '../../runner/models/downloader.ts';
 import { modelFiles } from '../../runner/models/model-files.ts';
 import { TINY_CATALOG } from './tiny-models.ts';
@@ -27,13 +29,18 @@ export function tinyEngine(
   return new LlmEngine({ models, files: modelFiles(files), threads: 1, parallel: 2, keepAliveMs: -1 });
 }
 
-/** The local engines over the tiny generated models (`tinyEngine`). */
+/**
+ * The local engines over the tiny generated models and the real PaddleOCR models (TINY_CATALOG), sharing one
+ * model host as in production: LLMs with 1 thread and 2 sequences, OCR with 1 thread; nothing unloaded.
+ */
 export function localTestInference(
   runnerId = 'embedded',
   catalog: Catalog = TINY_CATALOG,
   files: DownloadsOptions = { modelsDir: tmpdir() },
 ): LocalInference {
-  return new LocalInference({ catalog, runnerId, llm: tinyEngine(catalog.models, files) });
+  const host = sharedModelHost({ models: catalog.models, files: modelFiles(files), keepAliveMs: -1 });
+  const llm = new LlmEngine({ models: catalog.models, files: modelFiles(files), host, threads: 1, parallel: 2 });
+  return new LocalInference({ catalog, runnerId, llm, ocr: new OcrEngine({ host, threads: 1 }) });
 }
 
 /** A fresh migrated libSQL file in a temp folder. */

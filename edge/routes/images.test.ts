@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderPage, type OcrPage } from '../../test/helpers/ocr-pages.ts';
+import { localTestInference, testApp, TINY_CATALOG } from '../../test/helpers/test-app.ts';
+
+let t: Awaited<ReturnType<typeof testApp>>;
+let page: OcrPage;
+
+beforeAll(async () => {
+  t = await testApp();
+  page = await renderPage({
+    name: 'route',
+    kind: 'clean',
+    seed: 3,
+    font: 'Liberation Serif',
+    fontSize: 28,
+    width: 800,
+    lineCount: 3,
+  });
+});
+afterAll(() => t.cleanup());
+
+const post = (app: typeof t.app, path: string, body: unknown) =>
+  app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('POST /v1/images/ocr', () => {
+  it('answers the text and lines; the ocr tool of /v1/ai/process answers the same', async () => {
+    const image = `data:image/png;base64,${page.png.toString('base64')}`;
+    const direct = await post(t.app, '/v1/images/ocr', { image });
+    expect(direct.status).toBe(200);
+    const body = await direct.json();
+    expect(body.text.split('\n')).toEqual(page.lines);
+    const unified = await post(t.app, '/v1/ai/process', { tool: 'ocr', config: { image } });
+    expect(unified.status).toBe(200);
+    expect(await unified.json()).toEqual(body);
+  });
+
+  it('names the field of a bad request: 400s for the image, the model; 404 for an unknown model', async () => {
+    const cases: [string, unknown, number, string][] = [
+      ['/v1/images/ocr', {}, 400, 'image'],
+      ['/v1/images/ocr', { image: 'not base64!' }, 400, 'image'],
+      ['/v1/images/ocr', { image: 'data:image/gif;base64,R0lGODlh' }, 400, 'image'],
+      ['/v1/images/ocr', { image: Buffer.from('hello').toString('base64') }, 400, 'image'],
+      ['/v1/images/ocr', { image: page.png.toString('base64'), model: 'tiny-chat' }, 400, 'model'],
+      ['/v1/ai/process', { tool: 'ocr', config: { image: 42 } }, 400, 'config.image'],
+    ];
+    for (const [path, body, status, param] of cases) {
+      const res = await post(t.app, path, body);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect((await res.json()).error.param).toBe(param);
+    }
+    const unknown = await post(t.app, '/v1/images/ocr', { image: page.png.toString('base64'), model: 'nope' });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('is a 503 saying what is missing when the catalog has no OCR model', async () => {
+    const models = Object.fromEntries(Object.entries(TINY_CATALOG.models).filter(([, e]) => e.kind !== 'ocr'));
+    const bare = await testApp({ inference: localTestInference('bare', { models }) });
+    const res = await post(bare.app, '/v1/images/ocr', { image: page.png.toString('base64') });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.message).toMatch(/no "ocr" model/);
+    bare.cleanup();
+  });
+});
