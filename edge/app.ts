@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps) {
   const exec = deps.exec ?? createExecDeps();
   const tools = aiTools({ ...deps, exec });
   app.route('/v1', aiProcessRoutes(tools));
-  app.route('/v1', imageRoutes(tools));
+  app.route('/v1', imageRoutes(tools, deps));
   app.route('/llm-exec', execRoundRoutes({ ...deps, exec }));
   app.route('/llm-exec', execThreadRoutes(deps));
   app.route('/llm-exec', execAgentRoutes(deps));

@@ -97,6 +97,12 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/stop', summary: "Stop the session's running generation", tag: 'chat' },
   { method: 'post', path: '/v1/embeddings', summary: 'Embeddings (OpenAI shape)', tag: 'chat', body: EmbeddingRequest },
   {
+    method: 'get',
+    path: '/v1/images/models',
+    summary: 'The catalog\'s image generation models: {"models": [...]}',
+    tag: 'images',
+  },
+  {
     method: 'post',
     path: '/v1/images/ocr',
     summary: 'OCR: the text of an image in reading order, and its lines with boxes and confidences',
