@@ -19,14 +19,14 @@ export async function decodeImage(
   const bad = (why: string) => new AppError(400, `${param}: ${why}`, { param, code: 'invalid_image' });
   let format: string | undefined;
   try {
-    const input = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' });
-    const meta = await input.metadata();
+    // The header first (no pixel limit there, so an oversized image is named as such), then the pixels.
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     format = meta.format;
     if (!format || !FORMATS.has(format))
       throw bad(`unsupported image format ${format ?? 'unknown'}; use PNG, JPEG or WebP`);
     if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels)
       throw bad(`the image has ${meta.width}×${meta.height} pixels, more than ${maxPixels}`);
-    const { data, info } = await input
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
