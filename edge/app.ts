@@ -84,7 +84,7 @@ export function createApp(deps: AppDeps) {
   app.route('/llm-exec', execAgentRoutes(deps));
 
   if (deps.upgradeWebSocket) {
-    // Browsers cannot set headers on a WebSocket: with auth on, only clients that can (or anonymous local use) connect.
+    // Browsers cannot set headers on a WebSocket: they offer their key as a subprotocol (see websocket-protocol-key.ts).
     app.use('/ws/*', authenticate(deps));
     const feed = deps.metricsFeed ?? perSubscriberFeed({ inference: deps.inference, logger: deps.logger });
     app.route('/', systemMetricsRoutes({ feed, upgradeWebSocket: deps.upgradeWebSocket }));

@@ -1,4 +1,5 @@
 import { defineWebSocketHelper, WSContext, type WSReadyState } from 'hono/ws';
+import { WEBSOCKET_PROTOCOL } from './auth/websocket-protocol-key.ts';
 
 /** The server end of a Workers `WebSocketPair` (typed here: this file also compiles with Node's types). */
 interface WorkersSocket {
@@ -40,5 +41,8 @@ export const upgradeWorkersWebSocket = defineWebSocketHelper<WorkersSocket>(asyn
   if (onError) server.addEventListener('error', (event: Event) => onError(event, ws));
   server.accept();
   onOpen?.(new Event('open'), ws);
-  return new Response(null, { status: 101, webSocket: client } as ResponseInit);
+  // A browser that offered subprotocols fails the connection unless the server selects one of them.
+  const offered = (c.req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+  const headers = offered.includes(WEBSOCKET_PROTOCOL) ? { 'sec-websocket-protocol': WEBSOCKET_PROTOCOL } : undefined;
+  return new Response(null, { status: 101, webSocket: client, headers } as ResponseInit);
 });

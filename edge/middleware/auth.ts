@@ -2,13 +2,15 @@ import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../../shared/errors.ts';
 import { looksLikeApiKey } from '../auth/api-keys.ts';
 import { LocalAccess } from '../auth/local-access.ts';
+import { websocketProtocolKey } from '../auth/websocket-protocol-key.ts';
 import type { AppDeps, AppEnv, Principal } from '../env.ts';
 import { background } from './background.ts';
 
 const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous', projectId: null, scope: 'admin' };
 
 /**
- * Resolves the caller: `x-api-key`, `Authorization: Bearer apiKey…`,
+ * Resolves the caller: `x-api-key` (or, on a WebSocket upgrade, the key a browser offers as a subprotocol),
+ * `Authorization: Bearer apiKey…`,
  * `Authorization: Bearer <jwt>` + `x-project-id`, `Authorization: Entity <jwt>`,
  * or anonymous where the policy allows (a Bearer value that is no key or
  * token is then ignored: OpenAI clients always send one).
@@ -26,7 +28,10 @@ export function authenticate(deps: Pick<AppDeps, 'apiKeys' | 'tokens' | 'anonymo
 
   return async (c, next) => {
     const projectId = c.req.header('x-project-id') || undefined;
-    const apiKey = c.req.header('x-api-key');
+    // A browser's WebSocket cannot send headers: its key comes as an offered subprotocol instead.
+    const apiKey =
+      c.req.header('x-api-key') ??
+      websocketProtocolKey(c.req.header('upgrade'), c.req.header('sec-websocket-protocol'));
     const authorization = c.req.header('authorization');
     let principal: Principal;
 

@@ -54,6 +54,9 @@ export const MONITOR_PAGE = `<!doctype html>
     color: var(--muted); font-size: 0.875rem;
   }
   @media (min-width: 900px) { .chart { height: 280px; } }
+  .key-form { display: flex; gap: 6px; margin-top: 6px; }
+  .key-form[hidden] { display: none; }
+  .key-form input { flex: 1; min-width: 0; font: inherit; padding: 4px 6px; }
 </style>
 <script src="/monitor/plotly.min.js" defer></script>
 <script src="/monitor/monitor.js" defer></script>
@@ -64,6 +67,10 @@ export const MONITOR_PAGE = `<!doctype html>
   <p class="status" id="status" data-state="connecting" role="status" aria-live="polite">
     <span class="dot" aria-hidden="true"></span><span id="status-text">connecting…</span>
   </p>
+  <form id="key-form" class="key-form" hidden>
+    <input id="key" type="password" placeholder="API key" autocomplete="off" aria-label="API key" required>
+    <button type="submit">Connect</button>
+  </form>
 </header>
 <main>
   <section class="card" id="card-cpu"><h2>CPU</h2><p class="label" id="label-cpu"></p><div class="chart" id="chart-cpu"></div></section>
@@ -109,6 +116,31 @@ export const MONITOR_SCRIPT = `'use strict';
   var retryTimer = 0;
   var everOpened = false;
   var denied = false;
+  /** An API key typed into the page (kept for this tab only), offered as a subprotocol: browsers cannot set headers. */
+  var KEY_ITEM = 'edgerunner-monitor-key';
+  var keyForm = document.getElementById('key-form');
+  var keyInput = document.getElementById('key');
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_ITEM) || '';
+    } catch (err) {
+      return '';
+    }
+  }
+  function base64url(text) {
+    return btoa(text).split('+').join('-').split('/').join('_').replace(/=+$/, '');
+  }
+  keyForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    try {
+      sessionStorage.setItem(KEY_ITEM, keyInput.value.trim());
+    } catch (err) {}
+    denied = false;
+    attempt = 0;
+    keyForm.hidden = true;
+    clearTimeout(retryTimer);
+    connect();
+  });
   var lastArrival = 0;
   var drawQueued = false;
 
@@ -128,7 +160,8 @@ export const MONITOR_SCRIPT = `'use strict';
 
   function showStatus() {
     if (denied) {
-      setStatus('denied', 'the server requires credentials for /ws/system-metrics; this page works with anonymous local use');
+      keyForm.hidden = false;
+      setStatus('denied', storedKey() ? 'that API key was refused: enter another' : 'the server requires an API key: enter one');
       return;
     }
     var last = hook.lastSample ? ' · last sample ' + clock(hook.lastSample.timestamp) : '';
@@ -150,7 +183,8 @@ export const MONITOR_SCRIPT = `'use strict';
     showStatus();
     var ws;
     try {
-      ws = new WebSocket(wsUrl());
+      var key = storedKey();
+      ws = key ? new WebSocket(wsUrl(), ['edgerunner', 'edgerunner.key.' + base64url(key)]) : new WebSocket(wsUrl());
     } catch (err) {
       hook.errors.push(String(err));
       scheduleRetry();
@@ -184,7 +218,8 @@ export const MONITOR_SCRIPT = `'use strict';
 
   /** Browsers hide why an upgrade failed: a plain GET says 426 (allowed) or 401/403 (credentials needed). */
   function probe() {
-    fetch('/ws/system-metrics', { cache: 'no-store' })
+    var key = storedKey();
+    fetch('/ws/system-metrics', { cache: 'no-store', headers: key ? { 'x-api-key': key } : {} })
       .then(function (res) {
         denied = res.status === 401 || res.status === 403;
         showStatus();

@@ -60,4 +60,25 @@ describe('/ws/system-metrics on workerd', () => {
     expect(JSON.parse(await first)).toMatchObject({ runner: 'r1' });
     ws.close();
   });
+
+  it('selects the edgerunner subprotocol when a browser offers it (with its key), none otherwise', async () => {
+    const inference = { systemMetrics: async () => [{ runner: 'r1', sample: SAMPLE }] };
+    const feed = perSubscriberFeed({ inference, intervalMs: 10 });
+    const app = new Hono().route('/', systemMetricsRoutes({ feed, upgradeWebSocket: upgradeWorkersWebSocket }));
+    const offered = await app.fetch(
+      new Request('http://127.0.0.1/ws/system-metrics', {
+        headers: { upgrade: 'websocket', 'sec-websocket-protocol': 'edgerunner, edgerunner.key.YWJj' },
+      }),
+    );
+    expect(offered.status).toBe(101);
+    expect(offered.headers.get('sec-websocket-protocol')).toBe('edgerunner');
+    offered.webSocket!.accept();
+    offered.webSocket!.close();
+    const plain = await app.fetch(
+      new Request('http://127.0.0.1/ws/system-metrics', { headers: { upgrade: 'websocket' } }),
+    );
+    expect(plain.headers.get('sec-websocket-protocol')).toBeNull();
+    plain.webSocket!.accept();
+    plain.webSocket!.close();
+  });
 });
