@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
 import { physicalCores } from '../../llm/llama-runtime.ts';
+import { OnnxWorker, type OnnxSession } from '../../onnx/onnx-worker.ts';
 import { resizeImage } from '../image-decode.ts';
 import { ctcDecode } from './ctc.ts';
 import type { Quad } from './geometry.ts';
@@ -60,30 +60,40 @@ export class OcrPipeline {
   readonly kind = 'ocr';
 
   private constructor(
-    private readonly detection: ort.InferenceSession,
-    private readonly recognition: ort.InferenceSession,
+    private readonly worker: OnnxWorker,
+    private readonly detection: OnnxSession,
+    private readonly recognition: OnnxSession,
     private readonly charset: readonly string[],
     private readonly options: Required<Omit<OcrOptions, 'threads' | 'regions'>> & { regions?: RegionOptions },
   ) {}
 
   static async create(files: OcrFiles, options: OcrOptions = {}): Promise<OcrPipeline> {
     // Explicit threads and full graph optimisation: ~1.5× onnxruntime-node's defaults on these models here.
-    const session: ort.InferenceSession.SessionOptions = {
+    const session = {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads ?? physicalCores(),
       interOpNumThreads: 1,
     };
-    const [detection, recognition, dictionary] = await Promise.all([
-      ort.InferenceSession.create(files.detection, session),
-      ort.InferenceSession.create(files.recognition, session),
-      readFile(files.dictionary, 'utf8'),
-    ]);
+    // The models run in a worker thread: onnxruntime-node's run blocks the thread that calls it.
+    const worker = new OnnxWorker();
+    let sessions: [OnnxSession, OnnxSession, string];
+    try {
+      sessions = await Promise.all([
+        worker.session(files.detection, session),
+        worker.session(files.recognition, session),
+        readFile(files.dictionary, 'utf8'),
+      ]);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    const [detection, recognition, dictionary] = sessions;
     const lines = dictionary.split(/\r?\n/);
     if (lines.at(-1) === '') lines.pop();
     // PaddleOCR's dictionaries leave out the space; the models' last class is it.
     const charset = [...lines, ' '];
     const { maxSide = 1280, minConfidence = 0.5, batchSize = 6, regions = { unclipRatio: 2.5 } } = options;
-    return new OcrPipeline(detection, recognition, charset, { maxSide, minConfidence, batchSize, regions });
+    return new OcrPipeline(worker, detection, recognition, charset, { maxSide, minConfidence, batchSize, regions });
   }
 
   /** The text of an RGB image. Aborting `signal` stops between model runs. */
@@ -108,12 +118,11 @@ export class OcrPipeline {
     const height = Math.max(STRIDE, Math.round((image.height * scale) / STRIDE) * STRIDE);
     const small = await resizeImage(image, width, height);
     signal?.throwIfAborted();
-    const input = new ort.Tensor('float32', detectionInput(small), [1, 3, height, width]);
+    const input = { type: 'float32' as const, data: detectionInput(small), dims: [1, 3, height, width] };
     const output = await this.detection.run({ [this.detection.inputNames[0]!]: input });
     signal?.throwIfAborted();
     const map = output[this.detection.outputNames[0]!]!;
     const regions = textRegions({ data: map.data as Float32Array, width, height }, this.options.regions);
-    map.dispose();
     const sx = image.width / width;
     const sy = image.height / height;
     const clampX = (x: number) => Math.min(image.width, Math.max(0, x * sx));
@@ -121,30 +130,43 @@ export class OcrPipeline {
     return regions.map(({ quad }) => quad.map(([x, y]) => [clampX(x), clampY(y)]) as Quad);
   }
 
-  /** Reads the lines in batches of similar width (little padding); results in the order of `lines`. */
+  /**
+   * Reads the lines in batches of similar width (little padding); results in the order of `lines`. The next
+   * batch is sampled while the worker runs the current one (one batch in flight besides the one being
+   * decoded), so our own work hides behind the model's.
+   */
   async #recognize(image: RgbImage, lines: { frame: LineFrame }[], signal?: AbortSignal) {
     const results: { text: string; confidence: number }[] = new Array(lines.length);
     const byWidth = lines.map((_, i) => i).sort((a, b) => lines[a]!.frame.width - lines[b]!.frame.width);
-    for (let start = 0; start < byWidth.length; start += this.options.batchSize) {
-      signal?.throwIfAborted();
-      const batch = byWidth.slice(start, start + this.options.batchSize);
+    const batches: number[][] = [];
+    for (let start = 0; start < byWidth.length; start += this.options.batchSize)
+      batches.push(byWidth.slice(start, start + this.options.batchSize));
+    const send = (batch: number[]) => {
       const widest = Math.max(...batch.map((i) => lines[i]!.frame.width));
       const batchWidth = Math.min(MAX_LINE_WIDTH, Math.ceil(widest / 8) * 8);
       const data = new Float32Array(batch.length * 3 * LINE_HEIGHT * batchWidth);
       batch.forEach((line, k) => sampleLine(image, lines[line]!.frame, data, k, batchWidth));
-      const input = new ort.Tensor('float32', data, [batch.length, 3, LINE_HEIGHT, batchWidth]);
-      const output = await this.recognition.run({ [this.recognition.inputNames[0]!]: input });
+      const input = { type: 'float32' as const, data, dims: [batch.length, 3, LINE_HEIGHT, batchWidth] };
+      return this.recognition.run({ [this.recognition.inputNames[0]!]: input });
+    };
+    let running = batches.length ? send(batches[0]!) : undefined;
+    for (let b = 0; b < batches.length; b++) {
+      signal?.throwIfAborted();
+      const current = running!;
+      running = b + 1 < batches.length ? send(batches[b + 1]!) : undefined;
+      running?.catch(() => {}); // awaited next turn; a failure while this one is decoded is not unhandled
+      const output = await current;
       const probs = output[this.recognition.outputNames[0]!]!;
       const [n, steps, classes] = probs.dims as [number, number, number];
       const decoded = ctcDecode(probs.data as Float32Array, n, steps, classes, this.charset);
-      probs.dispose();
-      batch.forEach((line, k) => (results[line] = decoded[k]!));
+      batches[b]!.forEach((line, k) => (results[line] = decoded[k]!));
     }
     return results;
   }
 
+  /** Frees the models (their worker thread ends). */
   async dispose(): Promise<void> {
-    await Promise.all([this.detection.release(), this.recognition.release()]);
+    await this.worker.terminate();
   }
 }
 
