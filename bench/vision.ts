@@ -7,6 +7,7 @@ import { decodeImage } from '../runner/vision/image-decode.ts';
 import { OcrPipeline } from '../runner/vision/ocr/ocr-pipeline.ts';
 import { characterErrorRate, ocrPageSet, type OcrPage } from '../test/helpers/ocr-pages.ts';
 import { median, table, verdict } from './lib/exec-report.ts';
+import { measureClip } from './lib/clip-bench.ts';
 import { gutenyeOcr, tesseractOcr, type PeerOcr } from './lib/ocr-peers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,7 +44,8 @@ interface Reading {
  * uneven light, JPEG; two-column pages among them) by edgerunner's pipeline, `@gutenye/ocr-node` (the same
  * PaddleOCR models) and tesseract.js (English LSTM), each in this process, one page at a time, the engines'
  * order rotating per page, after one unmeasured page each. Reports the median time per page and the mean
- * character error rate per kind of page; writes `.tmp/bench-vision.json`.
+ * character error rate per kind of page; then CLIP labelling against transformers.js's pipeline (see
+ * lib/clip-bench.ts); writes `.tmp/bench-vision.json`.
  */
 export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? 2) }: { rounds?: number } = {}) {
   const load = loadavg()[0]!;
@@ -118,8 +120,29 @@ export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? 2) }: { 
     `  CER no worse than both peers: clean ${verdict(cerBest('cerClean'))}, photo ${verdict(cerBest('cerPhoto'))}` +
       ` (no worse than the worse peer: clean ${verdict(cerOk('cerClean'))}, photo ${verdict(cerOk('cerPhoto'))})`,
   );
+  console.error('vision: CLIP labelling');
+  const clip = await measureClip({ rounds });
+  console.log(
+    `\nvision: CLIP labelling, ${clip.images} PNG images (640×480) × ${clip.labels} labels, the tiny generated CLIP` +
+      ` (median ms per image, PNG decode included)\n`,
+  );
+  console.log(
+    table(
+      ['', 'ms per image', ''],
+      [
+        ['edgerunner (labels cached, our preprocessing)', clip.oursMs.toFixed(2), ''],
+        ['transformers.js zero-shot pipeline', clip.transformersMs.toFixed(2), ''],
+        [
+          '  transformers.js / edgerunner',
+          `${(clip.transformersMs / clip.oursMs).toFixed(2)}×`,
+          `same best label on ${clip.agree}/${clip.images} images`,
+        ],
+      ],
+    ),
+  );
   const out = join(ROOT, '.tmp/bench-vision.json');
   await mkdir(join(ROOT, '.tmp'), { recursive: true });
-  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), load, summary, readings }, null, 2) + '\n');
+  const report = { date: new Date().toISOString(), load, summary, readings, clip };
+  await writeFile(out, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nwrote ${out}`);
 }

@@ -87,7 +87,15 @@ describe('createApp: the HTTP contract', () => {
   it('lists models in the document shape and the OpenAI shape', async () => {
     const res = await t.app.request('/v1/models');
     const body = await res.json();
-    expect(body.models).toEqual(['tiny-chat', 'tiny-random', 'tiny-loop', 'tiny-tools', 'tiny-fim', 'PP-OCRv4']);
+    expect(body.models).toEqual([
+      'tiny-chat',
+      'tiny-random',
+      'tiny-loop',
+      'tiny-tools',
+      'tiny-fim',
+      'tiny-clip',
+      'PP-OCRv4',
+    ]);
     expect(body.data.at(-1)).toMatchObject({ id: 'PP-OCRv4', kind: 'ocr', loaded: false });
     expect(body.object).toBe('list');
     expect(body.data[0]).toMatchObject({ id: 'tiny-chat', object: 'model', owned_by: 'edgerunner' });

@@ -3,13 +3,14 @@ import type { Catalog } from '../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest } from '../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../shared/schemas/completions.ts';
 import type { EmbedResult } from '../shared/schemas/embeddings.ts';
-import type { OcrRequest, OcrResult } from '../shared/schemas/images.ts';
+import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from '../shared/schemas/images.ts';
 import { AppError } from '../shared/errors.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
 import type { RunnerSample } from '../shared/schemas/system-metrics.ts';
 import type { LlmEngine } from './llm/llm-engine.ts';
 import { MetricsSampler } from './system/metrics-sampler.ts';
+import type { ClipEngine } from './vision/clip/clip-engine.ts';
 import type { OcrEngine } from './vision/ocr/ocr-engine.ts';
 
 export interface LocalInferenceOptions {
@@ -18,6 +19,8 @@ export interface LocalInferenceOptions {
   llm: LlmEngine;
   /** OCR, on the same model host as `llm`; without it OCR is a 503. */
   ocr?: OcrEngine;
+  /** CLIP labelling, on the same model host; without it image analysis is a 503. */
+  clip?: ClipEngine;
   /** Reads this machine for `systemMetrics()`; default `new MetricsSampler()`. */
   sampler?: Pick<MetricsSampler, 'sample'>;
 }
@@ -90,6 +93,15 @@ export class LocalInference implements Inference {
     const engine = this.options.ocr;
     if (!engine) throw new AppError(503, 'OCR is not available on this runner', { code: 'capability_unavailable' });
     const result = await engine.read(request, { signal: options.signal, download: options.download });
+    options.onRoute?.(this.options.runnerId);
+    return result;
+  }
+
+  async analyzeImage(request: AnalyzeRequest, options: CallOptions = {}): Promise<AnalyzeResult> {
+    const engine = this.options.clip;
+    if (!engine)
+      throw new AppError(503, 'Image analysis is not available on this runner', { code: 'capability_unavailable' });
+    const result = await engine.analyze(request, { signal: options.signal, download: options.download });
     options.onRoute?.(this.options.runnerId);
     return result;
   }

@@ -9,7 +9,7 @@ import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
 import { RunnerCompleteBody } from '../shared/schemas/completions.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
-import { OcrRequest } from '../shared/schemas/images.ts';
+import { AnalyzeRequest, OcrRequest } from '../shared/schemas/images.ts';
 import { RUNNER_CHALLENGE } from '../shared/runner-proof.ts';
 import type { RunnerCall } from '../shared/runner-token.ts';
 import { sseResponse } from '../shared/sse-response.ts';
@@ -124,6 +124,11 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
       return c.json(await inference.ocr(request, { download, signal: c.req.raw.signal }));
     },
   );
+  const analyzeBody = AnalyzeRequest.extend({ download: z.boolean().optional() });
+  app.post('/_runner/v1/images/analyze', validate('json', analyzeBody), async (c) => {
+    const { download, ...request } = c.req.valid('json');
+    return c.json(await inference.analyzeImage(request, { download, signal: c.req.raw.signal }));
+  });
   app.get('/_runner/v1/system-metrics', async (c) => {
     const [reading] = await inference.systemMetrics({ signal: c.req.raw.signal });
     if (!reading)

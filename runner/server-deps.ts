@@ -17,6 +17,7 @@ import { nodeHs256 } from './node-hs256.ts';
 import { ConfigError, isLoopback, type Config } from './config.ts';
 import { sharedModelHost } from './host/shared-host.ts';
 import { LlmEngine } from './llm/llm-engine.ts';
+import { ClipEngine } from './vision/clip/clip-engine.ts';
 import { OcrEngine } from './vision/ocr/ocr-engine.ts';
 import { LocalInference } from './local-inference.ts';
 import { modelFiles } from './models/model-files.ts';
@@ -81,7 +82,8 @@ export async function localInference(config: Config, runnerId: string): Promise<
     maxTokens: config.llmMaxTokens,
   });
   const ocr = new OcrEngine({ host, threads: config.llmThreads });
-  return new LocalInference({ catalog, runnerId, llm, ocr });
+  const clip = new ClipEngine({ host, threads: config.llmThreads });
+  return new LocalInference({ catalog, runnerId, llm, ocr, clip });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ChatEvent, ChatRequest } from './schemas/chat.ts';
 import type { CompletionRequest } from './schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from './schemas/embeddings.ts';
-import type { OcrRequest, OcrResult } from './schemas/images.ts';
+import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from './schemas/images.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
 import type { RunnerSample } from './schemas/system-metrics.ts';
@@ -49,6 +49,8 @@ export interface Inference {
   embed(model: string, inputs: EmbedInput[], options?: CallOptions): Promise<EmbedResult>;
   /** The text of an image, with an OCR model (`request.model`, default the catalog's first OCR model). */
   ocr(request: OcrRequest, options?: CallOptions): Promise<OcrResult>;
+  /** CLIP labelling: each label's probability for the image (`request.model`, default the catalog's first CLIP). */
+  analyzeImage(request: AnalyzeRequest, options?: CallOptions): Promise<AnalyzeResult>;
   /** Stops the session's running generation; false when nothing was running. */
   stop(sessionId: string, options?: CallOptions): Promise<boolean>;
   /** A reading of CPU, memory and GPUs: one per runner that answered (embedded mode: one, runner `embedded`). */

@@ -76,6 +76,10 @@ export class InstantInference implements Inference {
     return unsupported('ocr');
   }
 
+  analyzeImage(): never {
+    return unsupported('analyzeImage');
+  }
+
   systemMetrics(): never {
     return unsupported('systemMetrics');
   }

@@ -21,7 +21,6 @@ export function aiTool<S extends ZodType>(
 export const PLANNED_AI_TOOLS: Record<string, string> = {
   image_generation: 'image generation',
   image_refinement: 'image refinement',
-  image_analysis: 'image analysis (CLIP)',
   translation: 'translation',
   text_to_speech: 'text-to-speech',
   speech_to_text: 'speech-to-text',

@@ -1,22 +1,28 @@
-import { OcrRequest } from '../../shared/schemas/images.ts';
-import type { AppDeps } from '../env.ts';
+import { AnalyzeRequest, OcrRequest } from '../../shared/schemas/images.ts';
+import type { Context } from 'hono';
+import type { CallOptions } from '../../shared/inference.ts';
+import type { AppDeps, AppEnv } from '../env.ts';
 import { aiTool, type AiTool } from './ai-tool.ts';
 
 /**
  * The image tools of the unified endpoint, also served at `/v1/images/*` (same entry): `ocr` → `{model, text,
- * lines: [{text, confidence, box}], width, height}`. Models download only for admin callers.
+ * lines: [{text, confidence, box}], width, height}`; `image_analysis` → `{model, labels: [{label, probability}],
+ * best_label}`. Models download only for admin callers.
  */
 export function visionTools(deps: Pick<AppDeps, 'inference'>): Record<string, AiTool> {
+  const call = (c: Context<AppEnv>): CallOptions => {
+    const session = c.get('session');
+    return {
+      signal: c.req.raw.signal,
+      sessionId: session.id,
+      runnerId: session.runnerId,
+      download: c.get('principal').scope === 'admin',
+    };
+  };
   return {
-    ocr: aiTool(OcrRequest, async (c, request) => {
-      const session = c.get('session');
-      const result = await deps.inference.ocr(request, {
-        signal: c.req.raw.signal,
-        sessionId: session.id,
-        runnerId: session.runnerId,
-        download: c.get('principal').scope === 'admin',
-      });
-      return c.json(result);
-    }),
+    ocr: aiTool(OcrRequest, async (c, request) => c.json(await deps.inference.ocr(request, call(c)))),
+    image_analysis: aiTool(AnalyzeRequest, async (c, request) =>
+      c.json(await deps.inference.analyzeImage(request, call(c))),
+    ),
   };
 }

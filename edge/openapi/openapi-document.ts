@@ -2,7 +2,7 @@ import { z, type ZodType } from 'zod';
 import { ChatCompletionRequest } from '../../shared/schemas/chat.ts';
 import { TextCompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbeddingRequest } from '../../shared/schemas/embeddings.ts';
-import { OcrRequest } from '../../shared/schemas/images.ts';
+import { AnalyzeRequest, OcrRequest } from '../../shared/schemas/images.ts';
 import { AgentRequest, RoundRequest, ToolDefinitionSchema } from '../../shared/schemas/exec.ts';
 import { ModelList } from '../../shared/schemas/models.ts';
 import { RunnerHeartbeat } from '../../shared/schemas/runner.ts';
@@ -101,6 +101,13 @@ const OPERATIONS: Operation[] = [
     path: '/v1/images/models',
     summary: 'The catalog\'s image generation models: {"models": [...]}',
     tag: 'images',
+  },
+  {
+    method: 'post',
+    path: '/v1/images/analyze',
+    summary: 'CLIP labelling: each label with its probability (softmax over the labels), and the best label',
+    tag: 'images',
+    body: AnalyzeRequest,
   },
   {
     method: 'post',

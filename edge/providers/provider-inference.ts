@@ -3,7 +3,7 @@ import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedResult } from '../../shared/schemas/embeddings.ts';
-import type { OcrRequest, OcrResult } from '../../shared/schemas/images.ts';
+import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from '../../shared/schemas/images.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
 import type { RunnerSample } from '../../shared/schemas/system-metrics.ts';
@@ -86,6 +86,10 @@ export class ProviderInference implements Inference {
   /** Hosted providers have no machine to read: the wrapped side's readings. */
   ocr(request: OcrRequest, options?: CallOptions): Promise<OcrResult> {
     return this.inner.ocr(request, options);
+  }
+
+  analyzeImage(request: AnalyzeRequest, options?: CallOptions): Promise<AnalyzeResult> {
+    return this.inner.analyzeImage(request, options);
   }
 
   systemMetrics(options?: CallOptions): Promise<RunnerSample[]> {

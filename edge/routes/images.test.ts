@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderPage, type OcrPage } from '../../test/helpers/ocr-pages.ts';
 import { localTestInference, testApp, TINY_CATALOG } from '../../test/helpers/test-app.ts';
@@ -69,5 +70,40 @@ describe('POST /v1/images/ocr', () => {
     const withImage = await testApp({ inference: localTestInference('img', { models }) });
     expect(await (await withImage.app.request('/v1/images/models')).json()).toEqual({ models: ['sdxl-turbo'] });
     withImage.cleanup();
+  });
+});
+
+describe('POST /v1/images/analyze', () => {
+  const blue = () =>
+    sharp({ create: { width: 40, height: 30, channels: 3, background: '#0000ff' } })
+      .png()
+      .toBuffer();
+
+  it('answers each label with its probability and the best; the image_analysis tool answers the same', async () => {
+    const image = (await blue()).toString('base64');
+    const labels = ['red', 'green', 'blue'];
+    const direct = await post(t.app, '/v1/images/analyze', { image, labels });
+    expect(direct.status).toBe(200);
+    const body = await direct.json();
+    expect(body).toMatchObject({ model: 'tiny-clip', best_label: 'blue' });
+    expect(body.labels[0]).toMatchObject({ label: 'blue' });
+    const unified = await post(t.app, '/v1/ai/process', { tool: 'image_analysis', config: { image, labels } });
+    expect(await unified.json()).toEqual(body);
+  });
+
+  it('refuses no labels, more than 100, empty ones, a bad image, naming the field', async () => {
+    const image = (await blue()).toString('base64');
+    const cases: [unknown, string][] = [
+      [{ image, labels: [] }, 'labels'],
+      [{ image, labels: Array.from({ length: 101 }, (_, i) => `l${i}`) }, 'labels'],
+      [{ image, labels: ['ok', ' '] }, 'labels.1'],
+      [{ image: 'nope!', labels: ['a'] }, 'image'],
+      [{ labels: ['a'] }, 'image'],
+    ];
+    for (const [body, param] of cases) {
+      const res = await post(t.app, '/v1/images/analyze', body);
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect((await res.json()).error.param).toBe(param);
+    }
   });
 });

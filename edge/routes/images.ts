@@ -13,7 +13,10 @@ export function imageRoutes(tools: Readonly<Record<string, AiTool>>, deps: Pick<
     const models = await deps.inference.listModels({ signal: c.req.raw.signal });
     return c.json({ models: models.filter((m) => m.kind === 'image').map((m) => m.id) });
   });
-  const routes: [path: string, tool: string][] = [['/images/ocr', 'ocr']];
+  const routes: [path: string, tool: string][] = [
+    ['/images/ocr', 'ocr'],
+    ['/images/analyze', 'image_analysis'],
+  ];
   for (const [path, name] of routes) {
     const tool = tools[name];
     if (tool) app.post(path, validate('json', tool.config), (c) => tool.handle(c, c.req.valid('json')));

@@ -3,7 +3,7 @@ import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbedResult, type EmbedInput } from '../../shared/schemas/embeddings.ts';
-import { OcrResult, type OcrRequest } from '../../shared/schemas/images.ts';
+import { AnalyzeResult, OcrResult, type AnalyzeRequest, type OcrRequest } from '../../shared/schemas/images.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
 import { parseSSE, SSEEventTooLarge } from '../../shared/sse.ts';
 import { requireFinal } from '../../shared/stream-end.ts';
@@ -141,6 +141,15 @@ export class RemoteInference implements Inference {
     const { response } = await this.pool.call('/_runner/v1/images/ocr', init, hints);
     if (!response.ok) throw await runnerError(response);
     return OcrResult.parse(await response.json());
+  }
+
+  /** CLIP labelling on a runner serving `request.model` (any runner with one when no model is named). */
+  async analyzeImage(request: AnalyzeRequest, options: CallOptions = {}): Promise<AnalyzeResult> {
+    const init = { method: 'POST', body: { ...request, download: options.download }, signal: options.signal };
+    const hints = { model: request.model, runnerId: options.runnerId };
+    const { response } = await this.pool.call('/_runner/v1/images/analyze', init, hints);
+    if (!response.ok) throw await runnerError(response);
+    return AnalyzeResult.parse(await response.json());
   }
 
   /** Asks every runner to stop the session (it may have moved); true if one did. */

@@ -3,7 +3,7 @@ import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from '../../shared/schemas/embeddings.ts';
-import type { OcrRequest, OcrResult } from '../../shared/schemas/images.ts';
+import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from '../../shared/schemas/images.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
 import type { RunnerSample } from '../../shared/schemas/system-metrics.ts';
@@ -62,6 +62,10 @@ export class MeteredInference implements Inference {
 
   ocr(request: OcrRequest, options?: CallOptions): Promise<OcrResult> {
     return this.inner.ocr(request, options);
+  }
+
+  analyzeImage(request: AnalyzeRequest, options?: CallOptions): Promise<AnalyzeResult> {
+    return this.inner.analyzeImage(request, options);
   }
 
   systemMetrics(options?: CallOptions): Promise<RunnerSample[]> {

@@ -68,3 +68,25 @@ export const OcrResult = z.object({
   height: z.number().int(),
 });
 export type OcrResult = z.infer<typeof OcrResult>;
+
+/** Most labels one `analyze` request may score. */
+export const MAX_LABELS = 100;
+
+/** `POST /v1/images/analyze` (and the `image_analysis` tool): the document's `{image, labels}`, and the CLIP model. */
+export const AnalyzeRequest = z.object({
+  image: ImageField,
+  labels: z
+    .array(z.string().trim().min(1, 'labels are non-empty text').max(300))
+    .min(1, 'give at least one label')
+    .max(MAX_LABELS, `at most ${MAX_LABELS} labels`),
+  model: z.string().min(1).max(128).optional(),
+});
+export type AnalyzeRequest = z.infer<typeof AnalyzeRequest>;
+
+/** Each label with its probability (a softmax over the labels), most probable first, and the best label. */
+export const AnalyzeResult = z.object({
+  model: z.string(),
+  labels: z.array(z.object({ label: z.string(), probability: z.number() })),
+  best_label: z.string(),
+});
+export type AnalyzeResult = z.infer<typeof AnalyzeResult>;

@@ -3,6 +3,7 @@ import { AppError } from '../../shared/errors.ts';
 import type { ChatEvent } from '../../shared/schemas/chat.ts';
 import type { Inference } from '../../shared/inference.ts';
 import { SystemSample } from '../../shared/schemas/system-metrics.ts';
+import sharp from 'sharp';
 import { characterErrorRate, renderPage } from '../helpers/ocr-pages.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
 
@@ -80,6 +81,23 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
       await expect(
         subject.inference.ocr({ image: page.png.toString('base64'), model: 'no-such-ocr' }),
       ).rejects.toMatchObject({ status: 404 });
+    });
+
+    it('labels an image with CLIP (the tiny generated one): the colour it shows wins, cached labels reused', async () => {
+      const red = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#ff0000' } })
+        .png()
+        .toBuffer();
+      const image = `data:image/png;base64,${red.toString('base64')}`;
+      const labels = ['a photo of green', 'a photo of red', 'a photo of blue'];
+      const result = await subject.inference.analyzeImage({ image, labels });
+      expect(result.model).toBe('tiny-clip');
+      expect(result.best_label).toBe('a photo of red');
+      expect(result.labels.map((l) => l.label).sort()).toEqual([...labels].sort());
+      expect(result.labels.reduce((a, l) => a + l.probability, 0)).toBeCloseTo(1, 6);
+      await expect(subject.inference.analyzeImage({ image, labels, model: 'PP-OCRv4' })).rejects.toMatchObject({
+        status: 400,
+        param: 'model',
+      });
     });
 
     it('loads a model with the document’s events, then lists it as loaded', async () => {

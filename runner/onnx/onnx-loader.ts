@@ -1,0 +1,43 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError } from '../../shared/errors.ts';
+import { fits, type HostedModel, type LoadPlan, type ModelLoader } from '../host/model-host.ts';
+
+const MB = 1024 ** 2;
+
+/**
+ * A loader of several-file ONNX models for the shared host: the catalog entry's `files` must name every role in
+ * `roles` (500 otherwise: the catalog is wrong); the plan needs about three times the files' size (onnxruntime
+ * holds the weights plus its arenas) and 507s when that is not free; `create` gets each role's path.
+ */
+export function onnxLoader<R extends string>(
+  roles: readonly R[],
+  create: (files: Record<R, string>) => Promise<HostedModel>,
+): ModelLoader<HostedModel> {
+  return async ({ name, entry, path }): Promise<LoadPlan<HostedModel>> => {
+    const files = {} as Record<R, string>;
+    for (const role of roles) {
+      const file = entry.files?.[role];
+      if (!file)
+        throw new AppError(500, `Model ${name}: a ${entry.kind} model names its files.${role} in the catalog`, {
+          code: 'invalid_catalog_entry',
+        });
+      files[role] = join(path, file);
+    }
+    let bytes = 0;
+    for (const file of Object.values<string>(files)) bytes += (await stat(file)).size;
+    const need = { ram: 3 * bytes + 64 * MB, vram: 0 };
+    return {
+      need,
+      load: async (free) => {
+        if (!fits(need, free))
+          throw new AppError(
+            507,
+            `Model ${name} needs ${Math.ceil(need.ram / MB)} MB of memory; ${Math.floor(free.ram / MB)} MB are free`,
+            { code: 'insufficient_memory' },
+          );
+        return { model: await create(files), holds: { ...need, mapped: 0 } };
+      },
+    };
+  };
+}
