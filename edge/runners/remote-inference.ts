@@ -135,21 +135,25 @@ export class RemoteInference implements Inference {
    * OCR on a runner serving `request.model`; without a model, on any runner (one without an OCR model answers
    * 503 and the next is tried).
    */
-  async ocr(request: OcrRequest, options: CallOptions = {}): Promise<OcrResult> {
-    const init = { method: 'POST', body: { ...request, download: options.download }, signal: options.signal };
-    const hints = { model: request.model, runnerId: options.runnerId };
-    const { response } = await this.pool.call('/_runner/v1/images/ocr', init, hints);
-    if (!response.ok) throw await runnerError(response);
-    return OcrResult.parse(await response.json());
+  ocr(request: OcrRequest, options: CallOptions = {}): Promise<OcrResult> {
+    return this.#imageCall('/_runner/v1/images/ocr', request, options, OcrResult);
   }
 
   /** CLIP labelling on a runner serving `request.model` (any runner with one when no model is named). */
-  async analyzeImage(request: AnalyzeRequest, options: CallOptions = {}): Promise<AnalyzeResult> {
+  analyzeImage(request: AnalyzeRequest, options: CallOptions = {}): Promise<AnalyzeResult> {
+    return this.#imageCall('/_runner/v1/images/analyze', request, options, AnalyzeResult);
+  }
+
+  async #imageCall<T>(
+    path: string,
+    request: { model?: string },
+    options: CallOptions,
+    answer: { parse(value: unknown): T },
+  ): Promise<T> {
     const init = { method: 'POST', body: { ...request, download: options.download }, signal: options.signal };
-    const hints = { model: request.model, runnerId: options.runnerId };
-    const { response } = await this.pool.call('/_runner/v1/images/analyze', init, hints);
+    const { response } = await this.pool.call(path, init, { model: request.model, runnerId: options.runnerId });
     if (!response.ok) throw await runnerError(response);
-    return AnalyzeResult.parse(await response.json());
+    return answer.parse(await response.json());
   }
 
   /** Asks every runner to stop the session (it may have moved); true if one did. */

@@ -1,8 +1,8 @@
-import { imageBase64, type AnalyzeRequest, type AnalyzeResult } from '../../../shared/schemas/images.ts';
+import type { AnalyzeRequest, AnalyzeResult } from '../../../shared/schemas/images.ts';
 import { modelOfKind } from '../../host/model-choice.ts';
 import type { HostedModel, ModelHost, ModelLoader } from '../../host/model-host.ts';
 import { onnxLoader } from '../../onnx/onnx-loader.ts';
-import { decodeImage } from '../image-decode.ts';
+import { withImageModel } from '../image-request.ts';
 import { CLIP_ROLES, ClipModel } from './clip-model.ts';
 
 /**
@@ -23,14 +23,10 @@ export class ClipEngine {
     { signal, download }: { signal?: AbortSignal; download?: boolean } = {},
   ): Promise<AnalyzeResult> {
     const model = modelOfKind(this.#host, 'clip', request.model, 'a CLIP');
-    const image = await decodeImage(Buffer.from(imageBase64(request.image), 'base64'), { param: 'image' });
-    const lease = await this.#host.acquire(model, { signal, download });
-    try {
-      const labels = await (lease.model as ClipModel).classify(image, request.labels, { signal });
+    return withImageModel(this.#host, model, request.image, { signal, download }, async (clip: ClipModel, image) => {
+      const labels = await clip.classify(image, request.labels, { signal });
       return { model, labels, best_label: labels[0]!.label };
-    } finally {
-      lease.release();
-    }
+    });
   }
 }
 

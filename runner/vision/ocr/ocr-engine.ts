@@ -1,8 +1,8 @@
-import { imageBase64, type OcrRequest, type OcrResult } from '../../../shared/schemas/images.ts';
+import type { OcrRequest, OcrResult } from '../../../shared/schemas/images.ts';
 import { modelOfKind } from '../../host/model-choice.ts';
 import type { HostedModel, ModelHost, ModelLoader } from '../../host/model-host.ts';
 import { onnxLoader } from '../../onnx/onnx-loader.ts';
-import { decodeImage } from '../image-decode.ts';
+import { withImageModel } from '../image-request.ts';
 import { OcrPipeline } from './ocr-pipeline.ts';
 
 /** The files an OCR catalog entry names (`files`), by role. */
@@ -33,14 +33,10 @@ export class OcrEngine {
     { signal, download }: { signal?: AbortSignal; download?: boolean } = {},
   ): Promise<OcrResult> {
     const model = modelOfKind(this.#host, 'ocr', request.model, 'an OCR');
-    const image = await decodeImage(Buffer.from(imageBase64(request.image), 'base64'), { param: 'image' });
-    const lease = await this.#host.acquire(model, { signal, download });
-    try {
-      const result = await (lease.model as OcrPipeline).read(image, { signal });
-      return { model, ...result };
-    } finally {
-      lease.release();
-    }
+    return withImageModel(this.#host, model, request.image, { signal, download }, async (ocr: OcrPipeline, image) => ({
+      model,
+      ...(await ocr.read(image, { signal })),
+    }));
   }
 }
 
