@@ -4,7 +4,7 @@ import { writeEdgeAssets } from './edge-assets.ts';
 import { d1MigrateArgs, WRANGLER_ENV, wranglerDevArgs } from './wrangler-args.ts';
 
 /**
- * `npm run dev`: a runner (`RUNNER_PORT`, default 8081) and the edge under
+ * `npm run dev`: a runner (`RUNNER_PORT`, default 8081; 0 picks a free one) and the edge under
  * `wrangler dev` (`EDGE_PORT`, default 8787) wired together with one
  * RUNNER_SECRET (generated when unset). D1 migrations are applied to the
  * local state first (`DEV_STATE_DIR`, default `.wrangler/state`), and the
@@ -14,12 +14,11 @@ const runnerPort = process.env.RUNNER_PORT ?? '8081';
 const edgePort = process.env.EDGE_PORT ?? '8787';
 const stateDir = process.env.DEV_STATE_DIR ?? '.wrangler/state';
 const secret = process.env.RUNNER_SECRET ?? randomBytes(24).toString('base64url');
-const runnerUrl = `http://127.0.0.1:${runnerPort}`;
 
 const children: ChildProcess[] = [];
-function run(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+function run(cmd: string, args: string[], env: Record<string, string> = {}, stdout: 'inherit' | 'pipe' = 'inherit') {
   const child = spawn(cmd, args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
     env: { ...process.env, ...WRANGLER_ENV, ...env },
   });
   children.push(child);
@@ -54,11 +53,21 @@ async function applyMigrations(): Promise<void> {
 // Before any wrangler command: wrangler.toml's [assets] directory must exist.
 await writeEdgeAssets();
 await applyMigrations();
-run('tsx', ['runner/main.ts', '--runner'], {
-  PORT: runnerPort,
-  HOST: '127.0.0.1',
-  RUNNER_SECRET: secret,
-  RUNNER_ID: process.env.RUNNER_ID ?? 'dev-runner',
+const runner = run(
+  'tsx',
+  ['runner/main.ts', '--runner'],
+  { PORT: runnerPort, HOST: '127.0.0.1', RUNNER_SECRET: secret, RUNNER_ID: process.env.RUNNER_ID ?? 'dev-runner' },
+  'pipe',
+);
+// The runner's own startup line says where it listens (with RUNNER_PORT=0, the port it was given).
+const runnerUrl = await new Promise<string>((resolve) => {
+  let seen = '';
+  runner.stdout!.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    seen += chunk.toString();
+    const url = /listening on (http:\/\/\S+)/.exec(seen)?.[1];
+    if (url) resolve(url);
+  });
 });
 // Edge settings that a developer's environment passes on to the Worker as variables.
 const passed = ['SSRF_ALLOWLIST', 'WEBSEARCH_PROVIDER', 'SEARXNG_URL', 'YOUTUBE_ORIGIN'].filter(
