@@ -38,6 +38,21 @@ export function aiProcessRoutes(tools: Readonly<Record<string, AiTool>>) {
       const path = ['config', ...(issue?.path ?? []).map(String)].join('.');
       throw new AppError(400, `${path}: ${issue?.message ?? 'invalid value'}`, { code: 'invalid_value', param: path });
     }
-    return entry.handle(c, parsed.data);
+    try {
+      return await entry.handle(c, parsed.data);
+    } catch (err) {
+      throw inConfig(err);
+    }
   });
+}
+
+/**
+ * A 400 about a field of the tool's own request (`image`, found bad where it is used, e.g. on a runner) names
+ * it as the unified endpoint's caller wrote it: `config.image`.
+ */
+function inConfig(err: unknown): unknown {
+  if (!(err instanceof AppError) || err.status !== 400 || !err.param || err.param.startsWith('config.')) return err;
+  const param = `config.${err.param}`;
+  const message = err.message.startsWith(`${err.param}:`) ? `config.${err.message}` : err.message;
+  return new AppError(400, message, { code: err.code, param, headers: err.headers, cause: err });
 }

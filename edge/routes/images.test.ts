@@ -43,6 +43,13 @@ describe('POST /v1/images/ocr', () => {
       ['/v1/images/ocr', { image: Buffer.from('hello').toString('base64') }, 400, 'image'],
       ['/v1/images/ocr', { image: page.png.toString('base64'), model: 'tiny-chat' }, 400, 'model'],
       ['/v1/ai/process', { tool: 'ocr', config: { image: 42 } }, 400, 'config.image'],
+      // Found bad on the runner (valid base64, no image): still named as the caller wrote it.
+      [
+        '/v1/ai/process',
+        { tool: 'ocr', config: { image: Buffer.from('hello').toString('base64') } },
+        400,
+        'config.image',
+      ],
     ];
     for (const [path, body, status, param] of cases) {
       const res = await post(t.app, path, body);
