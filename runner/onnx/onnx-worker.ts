@@ -95,6 +95,11 @@ export class OnnxWorker {
     this.#worker.on('exit', (code) => fail(new Error(`the onnxruntime worker exited (code ${code})`)));
   }
 
+  /** Whether the thread died (crashed, ran out of memory, or was terminated): every later call fails. */
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
   #call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Record<string, unknown>> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;

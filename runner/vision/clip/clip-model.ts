@@ -171,6 +171,11 @@ export class ClipModel {
     });
   }
 
+  /** Whether the models' thread died: this model can no longer serve (the host should load it again). */
+  get broken(): boolean {
+    return this.worker.failed;
+  }
+
   /** Frees the models (their worker thread ends). */
   async dispose(): Promise<void> {
     await this.worker.terminate();

@@ -164,6 +164,11 @@ export class OcrPipeline {
     return results;
   }
 
+  /** Whether the models' thread died: this pipeline can no longer serve (the host should load it again). */
+  get broken(): boolean {
+    return this.worker.failed;
+  }
+
   /** Frees the models (their worker thread ends). */
   async dispose(): Promise<void> {
     await this.worker.terminate();
