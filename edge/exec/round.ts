@@ -176,6 +176,8 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
       history.push({ role: 'tool', tool_call_id: answered.id, content: answered.text });
       added.push({ role: 'tool_response', tool_call_id: answered.id, name: answered.name, content: answered.text });
     };
+    /** How server-side tool calls run, the same for the pre-approved ones and the model's. */
+    const runOptions = { timeoutMs: toolTimeoutMs, signal, fetch: services.fetch, mark, answer: answerTool, usage };
     const end = (finish: ExecFinishReason, message: AssistantMessage, approvals: McpApprovalRequest[] = []) =>
       mark({
         type: 'end' as const,
@@ -198,15 +200,7 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         yield mark({ type: 'tool_result', id: call.id, tool_name: call.function.name, result: refused });
         answerTool({ id: call.id, name: call.function.name, text: refused });
       }
-      if (planned.length)
-        yield* runCalls(planned, {
-          timeoutMs: toolTimeoutMs,
-          signal,
-          fetch: services.fetch,
-          mark,
-          answer: answerTool,
-          usage,
-        });
+      if (planned.length) yield* runCalls(planned, runOptions);
       if (timeout.signal.aborted) {
         yield end('timeout', { role: 'assistant', content: null });
         return;
@@ -310,15 +304,7 @@ export async function* runRound(setup: RoundSetup, services: RoundServices): Asy
         });
       }
       for (const request of approvals) yield mark({ ...request, type: 'mcp_approval_request' });
-      if (server.length)
-        yield* runCalls(server, {
-          timeoutMs: toolTimeoutMs,
-          signal,
-          fetch: services.fetch,
-          mark,
-          answer: answerTool,
-          usage,
-        });
+      if (server.length) yield* runCalls(server, runOptions);
       if (timeout.signal.aborted) {
         yield end('timeout', { role: 'assistant', content: text || null });
         return;
