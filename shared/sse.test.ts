@@ -29,6 +29,38 @@ describe('SSE', () => {
   });
 });
 
+describe('toSSE read-ahead', () => {
+  /** A source of 1 KiB pre-encoded events that counts how many were pulled. */
+  function counted() {
+    const state = { pulled: 0 };
+    async function* source() {
+      for (let i = 0; i < 100; i++) {
+        state.pulled++;
+        yield new Uint8Array(1024);
+      }
+    }
+    return { state, source: source() };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it('prepares events up to aheadBytes while nobody reads, and one by default', async () => {
+    const ahead = counted();
+    const stream = toSSE(ahead.source, { aheadBytes: 8 * 1024 });
+    await settle();
+    expect(ahead.state.pulled).toBe(8);
+    const reader = stream.getReader();
+    await reader.read();
+    await settle();
+    expect(ahead.state.pulled).toBe(9); // one taken, one more prepared: still 8 KiB waiting
+    await reader.cancel();
+
+    const plain = counted();
+    toSSE(plain.source);
+    await settle();
+    expect(plain.state.pulled).toBe(1);
+  });
+});
+
 describe('parseSSE bounds', () => {
   const chunks = (parts: string[]) =>
     new ReadableStream<Uint8Array>({

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyClip, CLIP_FILES } from '../../test/fixtures/tiny-clip.ts';
 import { startHubServer, type HubServer } from '../../test/helpers/hub-server.ts';
 import { localTestInference } from '../../test/helpers/test-app.ts';
+import { CatalogEntry } from '../../shared/schemas/catalog.ts';
 import type { LoadEvent } from '../../shared/schemas/models.ts';
 
 let hub: HubServer;
@@ -46,5 +47,13 @@ describe('a several-file model from the hub (catalog `files`)', () => {
     const second: LoadEvent[] = [];
     for await (const event of await again.loadModel('clip')) second.push(event);
     expect(second).toEqual([{ status: 'exists' }, { status: 'loaded' }]);
+  });
+
+  it('refuses one size or checksum for several files in the catalog', () => {
+    const entry = { kind: 'clip', source: 'hf:acme/tiny-clip', files: CLIP_FILES };
+    expect(CatalogEntry.safeParse(entry).success).toBe(true);
+    const checked = CatalogEntry.safeParse({ ...entry, sha256: '0'.repeat(64) });
+    expect(checked.success).toBe(false);
+    expect(checked.error?.issues[0]?.path).toEqual(['files']);
   });
 });

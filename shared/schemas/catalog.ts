@@ -14,23 +14,29 @@ const RelativeFile = z
   );
 
 /** One entry of `models.json`. */
-export const CatalogEntry = z.object({
-  kind: ModelKind,
-  /**
-   * `hf:owner/repo/file.gguf`, an http(s) URL, `npm:package/path` (shipped in an installed npm package), or a
-   * local path (relative to MODELS_DIR). With `files`, the folder or repository (`hf:owner/repo`) they are in.
-   */
-  source: z.string().min(1),
-  /** A model of several files (ONNX pipelines): role → path inside `source`, each fetched like a one-file source. */
-  files: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), RelativeFile).optional(),
-  size: z.number().int().positive().optional(),
-  sha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-  contextSize: z.number().int().positive().optional(),
-  description: z.string().optional(),
-});
+export const CatalogEntry = z
+  .object({
+    kind: ModelKind,
+    /**
+     * `hf:owner/repo/file.gguf`, an http(s) URL, `npm:package/path` (shipped in an installed npm package), or a
+     * local path (relative to MODELS_DIR). With `files`, the folder or repository (`hf:owner/repo`) they are in.
+     */
+    source: z.string().min(1),
+    /** A model of several files (ONNX pipelines): role → path inside `source`, each fetched like a one-file source. */
+    files: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), RelativeFile).optional(),
+    size: z.number().int().positive().optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    contextSize: z.number().int().positive().optional(),
+    description: z.string().optional(),
+  })
+  .refine((entry) => !entry.files || (entry.size === undefined && entry.sha256 === undefined), {
+    // One size or checksum cannot describe several files: refused rather than silently left unchecked.
+    message: 'a model with files takes no size or sha256 (each file is checked against the hub’s own headers)',
+    path: ['files'],
+  });
 export type CatalogEntry = z.infer<typeof CatalogEntry>;
 
 /** `models.json`: `{ "models": { name: entry } }`. */
