@@ -8,6 +8,7 @@ import { OcrPipeline } from '../runner/vision/ocr/ocr-pipeline.ts';
 import { characterErrorRate, ocrPageSet, type OcrPage } from '../test/helpers/ocr-pages.ts';
 import { median, table, verdict } from './lib/exec-report.ts';
 import { measureClip } from './lib/clip-bench.ts';
+import { measureDiffusion } from './lib/diffusion-bench.ts';
 import { gutenyeOcr, tesseractOcr, type PeerOcr } from './lib/ocr-peers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -140,9 +141,28 @@ export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? 2) }: { 
       ],
     ),
   );
+  console.error('vision: diffusion pipeline');
+  const diffusion = await measureDiffusion({ rounds: Math.max(rounds, 3) });
+  console.log(
+    '\nvision: diffusion pipeline glue, generated pipelines (real layout; UNet of 6 × 3×3 conv, 96 channels)' +
+      ' — whole request (text encoders, UNet loop, VAE, PNG) vs the time inside onnxruntime run calls (medians)\n',
+  );
+  console.log(
+    table(
+      ['', 'wall ms', 'onnxruntime run ms', 'wall / run', 'glue ms per step'],
+      diffusion.map((d) => [
+        `${d.name}, ${d.width}², ${d.steps} steps`,
+        d.wallMs.toFixed(1),
+        d.onnxMs.toFixed(1),
+        `${d.ratio.toFixed(3)}×`,
+        d.gluePerStepMs.toFixed(2),
+      ]),
+    ),
+  );
+  console.log(`  goal ≤ 1.1×: ${diffusion.every((d) => d.ratio <= 1.1) ? 'met' : 'NOT met'}`);
   const out = join(ROOT, '.tmp/bench-vision.json');
   await mkdir(join(ROOT, '.tmp'), { recursive: true });
-  const report = { date: new Date().toISOString(), load, summary, readings, clip };
+  const report = { date: new Date().toISOString(), load, summary, readings, clip, diffusion };
   await writeFile(out, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nwrote ${out}`);
 }

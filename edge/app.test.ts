@@ -94,6 +94,8 @@ describe('createApp: the HTTP contract', () => {
       'tiny-tools',
       'tiny-fim',
       'tiny-clip',
+      'sdxl-turbo',
+      'tiny-sd',
       'PP-OCRv4',
     ]);
     expect(body.data.at(-1)).toMatchObject({ id: 'PP-OCRv4', kind: 'ocr', loaded: false });

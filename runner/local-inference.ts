@@ -3,14 +3,24 @@ import type { Catalog } from '../shared/schemas/catalog.ts';
 import type { ChatEvent, ChatRequest } from '../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../shared/schemas/completions.ts';
 import type { EmbedResult } from '../shared/schemas/embeddings.ts';
-import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from '../shared/schemas/images.ts';
+import type {
+  AnalyzeRequest,
+  AnalyzeResult,
+  GenerateRequest,
+  ImageEvent,
+  OcrRequest,
+  OcrResult,
+  RefineRequest,
+} from '../shared/schemas/images.ts';
 import { AppError } from '../shared/errors.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
 import type { RunnerSample } from '../shared/schemas/system-metrics.ts';
 import type { LlmEngine } from './llm/llm-engine.ts';
+import { onnxExecutionProviders } from './onnx/onnx-session-options.ts';
 import { MetricsSampler } from './system/metrics-sampler.ts';
 import type { ClipEngine } from './vision/clip/clip-engine.ts';
+import type { DiffusionEngine } from './vision/diffusion/diffusion-engine.ts';
 import type { OcrEngine } from './vision/ocr/ocr-engine.ts';
 
 export interface LocalInferenceOptions {
@@ -21,6 +31,8 @@ export interface LocalInferenceOptions {
   ocr?: OcrEngine;
   /** CLIP labelling, on the same model host; without it image analysis is a 503. */
   clip?: ClipEngine;
+  /** Image generation and refinement, on the same model host; without it they are 503s. */
+  diffusion?: DiffusionEngine;
   /** Reads this machine for `systemMetrics()`; default `new MetricsSampler()`. */
   sampler?: Pick<MetricsSampler, 'sample'>;
 }
@@ -53,6 +65,7 @@ export class LocalInference implements Inference {
         capacity: this.#llm.capacity,
         busy: this.#llm.busy,
         models: this.#llm.sequences,
+        onnxProviders: [...onnxExecutionProviders()],
       },
     ];
   }
@@ -104,6 +117,25 @@ export class LocalInference implements Inference {
     const result = await engine.analyze(request, { signal: options.signal, download: options.download });
     options.onRoute?.(this.options.runnerId);
     return result;
+  }
+
+  async generateImage(request: GenerateRequest, options: CallOptions = {}): Promise<AsyncIterable<ImageEvent>> {
+    const events = await this.#diffusion().generate(request, { signal: options.signal, download: options.download });
+    options.onRoute?.(this.options.runnerId);
+    return events;
+  }
+
+  async refineImage(request: RefineRequest, options: CallOptions = {}): Promise<AsyncIterable<ImageEvent>> {
+    const events = await this.#diffusion().refine(request, { signal: options.signal, download: options.download });
+    options.onRoute?.(this.options.runnerId);
+    return events;
+  }
+
+  #diffusion(): DiffusionEngine {
+    const engine = this.options.diffusion;
+    if (!engine)
+      throw new AppError(503, 'Image generation is not available on this runner', { code: 'capability_unavailable' });
+    return engine;
   }
 
   async stop(sessionId: string): Promise<boolean> {

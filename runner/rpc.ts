@@ -9,7 +9,7 @@ import type { Logger } from '../shared/log.ts';
 import { RunnerChatBody } from '../shared/schemas/chat.ts';
 import { RunnerCompleteBody } from '../shared/schemas/completions.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
-import { AnalyzeRequest, OcrRequest } from '../shared/schemas/images.ts';
+import { AnalyzeRequest, GenerateRequest, OcrRequest, RefineRequest } from '../shared/schemas/images.ts';
 import { RUNNER_CHALLENGE } from '../shared/runner-proof.ts';
 import type { RunnerCall } from '../shared/runner-token.ts';
 import { sseResponse } from '../shared/sse-response.ts';
@@ -128,6 +128,17 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
   app.post('/_runner/v1/images/analyze', validate('json', analyzeBody), async (c) => {
     const { download, ...request } = c.req.valid('json');
     return c.json(await inference.analyzeImage(request, { download, signal: c.req.raw.signal }));
+  });
+  const drawing = { onError: streamError, logger: deps.logger };
+  const generateBody = GenerateRequest.extend({ download: z.boolean().optional() });
+  app.post('/_runner/v1/images/generate', validate('json', generateBody), async (c) => {
+    const { download, ...request } = c.req.valid('json');
+    return sseResponse(c, await inference.generateImage(request, { download, signal: c.req.raw.signal }), drawing);
+  });
+  const refineBody = RefineRequest.safeExtend({ download: z.boolean().optional() });
+  app.post('/_runner/v1/images/refine', validate('json', refineBody), async (c) => {
+    const { download, ...request } = c.req.valid('json');
+    return sseResponse(c, await inference.refineImage(request, { download, signal: c.req.raw.signal }), drawing);
   });
   app.get('/_runner/v1/system-metrics', async (c) => {
     const [reading] = await inference.systemMetrics({ signal: c.req.raw.signal });

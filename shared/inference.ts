@@ -1,7 +1,15 @@
 import type { ChatEvent, ChatRequest } from './schemas/chat.ts';
 import type { CompletionRequest } from './schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from './schemas/embeddings.ts';
-import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from './schemas/images.ts';
+import type {
+  AnalyzeRequest,
+  AnalyzeResult,
+  GenerateRequest,
+  ImageEvent,
+  OcrRequest,
+  OcrResult,
+  RefineRequest,
+} from './schemas/images.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
 import type { RunnerSample } from './schemas/system-metrics.ts';
@@ -51,6 +59,13 @@ export interface Inference {
   ocr(request: OcrRequest, options?: CallOptions): Promise<OcrResult>;
   /** CLIP labelling: each label's probability for the image (`request.model`, default the catalog's first CLIP). */
   analyzeImage(request: AnalyzeRequest, options?: CallOptions): Promise<AnalyzeResult>;
+  /**
+   * Draws an image (Stable Diffusion, `request.model_type`, default `sdxl-turbo` or the catalog's first image
+   * model): resolves once the model is loaded and the request fits it, then `{progress}` per step and the image.
+   */
+  generateImage(request: GenerateRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>>;
+  /** img2img on the request's image, the same events. */
+  refineImage(request: RefineRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>>;
   /** Stops the session's running generation; false when nothing was running. */
   stop(sessionId: string, options?: CallOptions): Promise<boolean>;
   /** A reading of CPU, memory and GPUs: one per runner that answered (embedded mode: one, runner `embedded`). */

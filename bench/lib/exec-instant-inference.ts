@@ -80,6 +80,14 @@ export class InstantInference implements Inference {
     return unsupported('analyzeImage');
   }
 
+  generateImage(): never {
+    return unsupported('generateImage');
+  }
+
+  refineImage(): never {
+    return unsupported('refineImage');
+  }
+
   systemMetrics(): never {
     return unsupported('systemMetrics');
   }

@@ -19,8 +19,6 @@ export function aiTool<S extends ZodType>(
 
 /** The document's tools that other capabilities bring (images, OCR, speech…), and what each needs. */
 export const PLANNED_AI_TOOLS: Record<string, string> = {
-  image_generation: 'image generation',
-  image_refinement: 'image refinement',
   translation: 'translation',
   text_to_speech: 'text-to-speech',
   speech_to_text: 'speech-to-text',

@@ -2,7 +2,8 @@ import { z, type ZodType } from 'zod';
 import { ChatCompletionRequest } from '../../shared/schemas/chat.ts';
 import { TextCompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbeddingRequest } from '../../shared/schemas/embeddings.ts';
-import { AnalyzeRequest, OcrRequest } from '../../shared/schemas/images.ts';
+import { AnalyzeRequest, GenerateRequest, OcrRequest, RefineRequest } from '../../shared/schemas/images.ts';
+import { OpenAIEdit, OpenAIGeneration } from '../openai/images.ts';
 import { AgentRequest, RoundRequest, ToolDefinitionSchema } from '../../shared/schemas/exec.ts';
 import { ModelList } from '../../shared/schemas/models.ts';
 import { RunnerHeartbeat } from '../../shared/schemas/runner.ts';
@@ -35,6 +36,11 @@ const ROUND_EVENTS = {
   mcp_approval_request: '{"type":"mcp_approval_request","id","server_label","name","arguments"}',
   error: '{"type":"error","error":{"message","code"},"statusCode","tool_call_id"?}',
   end: '{"type":"end","usage","finish_reason","message","messages","thread_id"?,"approval_requests"?}',
+};
+const IMAGE_EVENTS = {
+  progress: '{"progress"}: the fraction of the steps done (0 to 1)',
+  completed: '{"status":"completed","image","model","seed","width","height"}: the PNG in base64',
+  error: '{"error"}',
 };
 const CHUNK_EVENTS = { 'chat.completion.chunk': "OpenAI's chunk objects", '[DONE]': 'the end of the stream' };
 
@@ -118,6 +124,36 @@ const OPERATIONS: Operation[] = [
   },
   {
     method: 'post',
+    path: '/v1/images/generate',
+    summary: 'Text to image (Stable Diffusion / SDXL-turbo on ONNX): progress per step, then the PNG',
+    tag: 'images',
+    body: GenerateRequest,
+    events: IMAGE_EVENTS,
+  },
+  {
+    method: 'post',
+    path: '/v1/images/refine',
+    summary: 'Refinement (img2img): the image redrawn from `strength` of the schedule',
+    tag: 'images',
+    body: RefineRequest,
+    events: IMAGE_EVENTS,
+  },
+  {
+    method: 'post',
+    path: '/v1/images/generations',
+    summary: "OpenAI's image generation: {created, data: [{b64_json}]}",
+    tag: 'images',
+    body: OpenAIGeneration,
+  },
+  {
+    method: 'post',
+    path: '/v1/images/edits',
+    summary: "OpenAI's image edits (img2img; multipart with an image file, or JSON with base64): {created, data}",
+    tag: 'images',
+    body: OpenAIEdit,
+  },
+  {
+    method: 'post',
     path: '/v1/ai/process',
     summary: 'The unified endpoint: {tool, config}; each tool answers as its own endpoint',
     tag: 'unified',
@@ -127,6 +163,8 @@ const OPERATIONS: Operation[] = [
       url_extract: '{"selector","content"} or {"content"}; {"error"}',
       url_stream: '{"progress","chunk","content_type","received","total"} … {"status":"completed"}; {"error"}',
       youtube_stream: '{"title","author","length"}, then as url_stream; {"error"}',
+      image_generation: 'as /v1/images/generate',
+      image_refinement: 'as /v1/images/refine',
     },
   },
   {

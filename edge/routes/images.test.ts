@@ -69,14 +69,14 @@ describe('POST /v1/images/ocr', () => {
     bare.cleanup();
   });
 
-  it('GET /v1/images/models lists the image generation models of the catalog (none in the test catalog)', async () => {
+  it('GET /v1/images/models lists the image generation models of the catalog', async () => {
     const res = await t.app.request('/v1/images/models');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ models: [] });
-    const models = { ...TINY_CATALOG.models, 'sdxl-turbo': { kind: 'image' as const, source: 'hf:a/b' } };
-    const withImage = await testApp({ inference: localTestInference('img', { models }) });
-    expect(await (await withImage.app.request('/v1/images/models')).json()).toEqual({ models: ['sdxl-turbo'] });
-    withImage.cleanup();
+    expect(await res.json()).toEqual({ models: ['sdxl-turbo', 'tiny-sd'] });
+    const models = Object.fromEntries(Object.entries(TINY_CATALOG.models).filter(([, e]) => e.kind !== 'image'));
+    const none = await testApp({ inference: localTestInference('none', { models }) });
+    expect(await (await none.app.request('/v1/images/models')).json()).toEqual({ models: [] });
+    none.cleanup();
   });
 });
 

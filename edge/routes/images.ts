@@ -16,6 +16,8 @@ export function imageRoutes(tools: Readonly<Record<string, AiTool>>, deps: Pick<
   const routes: [path: string, tool: string][] = [
     ['/images/ocr', 'ocr'],
     ['/images/analyze', 'image_analysis'],
+    ['/images/generate', 'image_generation'],
+    ['/images/refine', 'image_refinement'],
   ];
   for (const [path, name] of routes) {
     const tool = tools[name];

@@ -3,7 +3,15 @@ import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbedResult, type EmbedInput } from '../../shared/schemas/embeddings.ts';
-import { AnalyzeResult, OcrResult, type AnalyzeRequest, type OcrRequest } from '../../shared/schemas/images.ts';
+import {
+  AnalyzeResult,
+  OcrResult,
+  type AnalyzeRequest,
+  type GenerateRequest,
+  type ImageEvent,
+  type OcrRequest,
+  type RefineRequest,
+} from '../../shared/schemas/images.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
 import { parseSSE, SSEEventTooLarge } from '../../shared/sse.ts';
 import { requireFinal } from '../../shared/stream-end.ts';
@@ -142,6 +150,30 @@ export class RemoteInference implements Inference {
   /** CLIP labelling on a runner serving `request.model` (any runner with one when no model is named). */
   analyzeImage(request: AnalyzeRequest, options: CallOptions = {}): Promise<AnalyzeResult> {
     return this.#imageCall('/_runner/v1/images/analyze', request, options, AnalyzeResult);
+  }
+
+  /** Image generation on a runner serving `request.model_type` (any runner with an image model when none is named). */
+  generateImage(request: GenerateRequest, options: CallOptions = {}): Promise<AsyncIterable<ImageEvent>> {
+    return this.#drawing('/_runner/v1/images/generate', request, options);
+  }
+
+  /** img2img, the same way. */
+  refineImage(request: RefineRequest, options: CallOptions = {}): Promise<AsyncIterable<ImageEvent>> {
+    return this.#drawing('/_runner/v1/images/refine', request, options);
+  }
+
+  #drawing(
+    path: string,
+    request: GenerateRequest | RefineRequest,
+    options: CallOptions,
+  ): Promise<AsyncIterable<ImageEvent>> {
+    return this.#stream<ImageEvent>(
+      path,
+      { method: 'POST', body: { ...request, download: options.download }, signal: options.signal },
+      { model: request.model_type, runnerId: options.runnerId },
+      options,
+      (event) => 'status' in event && event.status === 'completed',
+    );
   }
 
   async #imageCall<T>(

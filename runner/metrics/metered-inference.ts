@@ -3,7 +3,15 @@ import type { CallOptions, Inference } from '../../shared/inference.ts';
 import type { ChatEvent, ChatRequest } from '../../shared/schemas/chat.ts';
 import type { CompletionRequest } from '../../shared/schemas/completions.ts';
 import type { EmbedInput, EmbedResult } from '../../shared/schemas/embeddings.ts';
-import type { AnalyzeRequest, AnalyzeResult, OcrRequest, OcrResult } from '../../shared/schemas/images.ts';
+import type {
+  AnalyzeRequest,
+  AnalyzeResult,
+  GenerateRequest,
+  ImageEvent,
+  OcrRequest,
+  OcrResult,
+  RefineRequest,
+} from '../../shared/schemas/images.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
 import type { RunnerSample } from '../../shared/schemas/system-metrics.ts';
@@ -66,6 +74,14 @@ export class MeteredInference implements Inference {
 
   analyzeImage(request: AnalyzeRequest, options?: CallOptions): Promise<AnalyzeResult> {
     return this.inner.analyzeImage(request, options);
+  }
+
+  generateImage(request: GenerateRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>> {
+    return this.inner.generateImage(request, options);
+  }
+
+  refineImage(request: RefineRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>> {
+    return this.inner.refineImage(request, options);
   }
 
   systemMetrics(options?: CallOptions): Promise<RunnerSample[]> {

@@ -7,25 +7,31 @@ const MB = 1024 ** 2;
 
 /**
  * A loader of several-file ONNX models for the shared host: the catalog entry's `files` must name every role in
- * `roles` (500 otherwise: the catalog is wrong); the plan needs about three times the files' size (onnxruntime
- * holds the weights plus its arenas) and 507s when that is not free; `create` gets each role's path.
+ * `roles` (500 otherwise: the catalog is wrong), and may name those in `optional`; the plan needs about three times
+ * the size of all the entry's files, external weights (`.onnx_data`) included (onnxruntime holds the weights plus
+ * its arenas), and 507s when that is not free; `create` gets each named role's path.
  */
-export function onnxLoader<R extends string>(
+export function onnxLoader<R extends string, O extends string = never>(
   roles: readonly R[],
-  create: (files: Record<R, string>) => Promise<HostedModel>,
+  create: (files: Record<R, string> & Partial<Record<O, string>>) => Promise<HostedModel>,
+  optional: readonly O[] = [],
 ): ModelLoader<HostedModel> {
   return async ({ name, entry, path }): Promise<LoadPlan<HostedModel>> => {
-    const files = {} as Record<R, string>;
+    const files = {} as Record<R, string> & Partial<Record<O, string>>;
     for (const role of roles) {
       const file = entry.files?.[role];
       if (!file)
         throw new AppError(500, `Model ${name}: a ${entry.kind} model names its files.${role} in the catalog`, {
           code: 'invalid_catalog_entry',
         });
-      files[role] = join(path, file);
+      (files as Record<string, string>)[role] = join(path, file);
+    }
+    for (const role of optional) {
+      const file = entry.files?.[role];
+      if (file) (files as Record<string, string>)[role] = join(path, file);
     }
     let bytes = 0;
-    for (const file of Object.values<string>(files)) bytes += (await stat(file)).size;
+    for (const file of Object.values(entry.files ?? {})) bytes += (await stat(join(path, file))).size;
     const need = { ram: 3 * bytes + 64 * MB, vram: 0 };
     return {
       need,

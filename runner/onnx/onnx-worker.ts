@@ -3,8 +3,9 @@ import { Worker } from 'node:worker_threads';
 
 /** A tensor crossing to or from the worker: its element type, data and shape. */
 export interface WorkerTensor {
-  type: 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
-  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+  type: 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
+  /** float16 travels as its bits (Uint16Array). */
+  data: Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
   dims: readonly number[];
 }
 
@@ -12,6 +13,8 @@ export interface WorkerTensor {
 export interface OnnxSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Each input's element type (`float32`, `float16`, `int64`…) and shape (named dimensions as text), as declared. */
+  readonly inputs: Readonly<Record<string, { type: string; shape: readonly (number | string)[] }>>;
   /** Runs the model off the main thread. The inputs' buffers are transferred (not usable after the call). */
   run(feeds: Record<string, WorkerTensor>): Promise<Record<string, WorkerTensor>>;
 }
@@ -33,19 +36,24 @@ parentPort.on('message', async (msg) => {
     if (msg.kind === 'create') {
       const session = await ort.InferenceSession.create(msg.path, msg.options);
       sessions.set(msg.session, session);
-      reply({ id: msg.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames });
+      const inputs = {};
+      for (const m of session.inputMetadata ?? []) if (m.isTensor) inputs[m.name] = { type: m.type, shape: m.shape };
+      reply({ id: msg.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames, inputs });
     } else if (msg.kind === 'run') {
       const session = sessions.get(msg.session);
       const feeds = {};
       for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const started = performance.now();
       const outputs = await session.run(feeds);
+      const runMs = performance.now() - started;
       const result = {};
       const transfer = [];
       for (const [name, t] of Object.entries(outputs)) {
-        result[name] = { type: t.type, data: t.data, dims: t.dims };
-        transfer.push(t.data.buffer);
+        const data = t.type === 'float16' ? new Uint16Array(t.data.buffer, t.data.byteOffset, t.data.length) : t.data;
+        result[name] = { type: t.type, data, dims: t.dims };
+        transfer.push(data.buffer);
       }
-      reply({ id: msg.id, ok: true, outputs: result }, transfer);
+      reply({ id: msg.id, ok: true, outputs: result, runMs }, transfer);
     } else if (msg.kind === 'release') {
       const session = sessions.get(msg.session);
       sessions.delete(msg.session);
@@ -75,6 +83,7 @@ export class OnnxWorker {
   #nextId = 0;
   #nextSession = 0;
   #failure: Error | undefined;
+  #runMs = 0;
 
   constructor() {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
@@ -93,6 +102,11 @@ export class OnnxWorker {
     };
     this.#worker.on('error', fail);
     this.#worker.on('exit', (code) => fail(new Error(`the onnxruntime worker exited (code ${code})`)));
+  }
+
+  /** Milliseconds this worker's sessions have spent in onnxruntime's `run`, in total (what the glue is measured against). */
+  get runMs(): number {
+    return this.#runMs;
   }
 
   /** Whether the thread died (crashed, ran out of memory, or was terminated): every later call fails. */
@@ -116,9 +130,11 @@ export class OnnxWorker {
     return {
       inputNames: created.inputNames as string[],
       outputNames: created.outputNames as string[],
+      inputs: (created.inputs as OnnxSession['inputs'] | undefined) ?? {},
       run: async (feeds) => {
         const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
         const done = await this.#call({ kind: 'run', session, feeds }, transfer);
+        this.#runMs += done.runMs as number;
         return done.outputs as Record<string, WorkerTensor>;
       },
     };

@@ -30,6 +30,20 @@ export const CatalogEntry = z
       .regex(/^[0-9a-f]{64}$/)
       .optional(),
     contextSize: z.number().int().positive().optional(),
+    /**
+     * Image generation models (`kind: "image"`): the size drawn when a request names none (default 1024, the
+     * document's), the largest side allowed (default 2048), default steps (20) and guidance scale (7.5; turbo
+     * models: 0, they are distilled to run without it).
+     */
+    image: z
+      .object({
+        size: z.number().int().min(64).max(2048).multipleOf(8).optional(),
+        maxSide: z.number().int().min(64).max(2048).multipleOf(8).optional(),
+        steps: z.number().int().min(1).max(150).optional(),
+        guidance: z.number().min(0).max(30).optional(),
+      })
+      .strict()
+      .optional(),
     description: z.string().optional(),
   })
   .refine((entry) => !entry.files || (entry.size === undefined && entry.sha256 === undefined), {

@@ -90,3 +90,91 @@ export const AnalyzeResult = z.object({
   best_label: z.string(),
 });
 export type AnalyzeResult = z.infer<typeof AnalyzeResult>;
+
+/** The samplers image generation offers (diffusers' Euler and Euler ancestral). */
+export const SAMPLERS = ['euler', 'euler_ancestral'] as const;
+/** Most denoising steps of one request. */
+export const MAX_STEPS = 150;
+/** The image sides a request may ask for, in pixels (a model's catalog entry may narrow them). */
+export const MIN_IMAGE_SIDE = 64;
+export const MAX_IMAGE_SIDE = 2048;
+
+const ImageSide = z
+  .number()
+  .int()
+  .min(MIN_IMAGE_SIDE)
+  .max(MAX_IMAGE_SIDE)
+  .refine((v) => v % 8 === 0, 'a multiple of 8');
+
+/** A model name; the document's section 9 spells `sdxl/turbo` what section 6 calls `sdxl-turbo`: both are accepted. */
+const ModelType = z
+  .string()
+  .trim()
+  .min(1)
+  .max(128)
+  .transform((name) => name.replaceAll('/', '-'));
+
+/** What generation and refinement share. Defaults the document leaves to the model are the runner's (catalog). */
+const DrawFields = {
+  model_type: ModelType.optional(),
+  prompt: z.string().trim().min(1, 'describe the image').max(4000),
+  negative_prompt: z.string().max(4000).optional(),
+  steps: z.number().int().min(1).max(MAX_STEPS).optional(),
+  seed: z.number().int().min(0).max(0xffffffff).optional(),
+  guidance_scale: z.number().min(0).max(30).optional(),
+  scheduler: z.enum(SAMPLERS).optional(),
+};
+
+/**
+ * `POST /v1/images/generate` (and the `image_generation` tool): the document's `{model_type, prompt,
+ * negative_prompt, width, height, steps}`, plus `seed`, `guidance_scale` and `scheduler`. Width and height default to
+ * the model's size (the document's 1024 unless the catalog says otherwise), steps to 20 (turbo models: 4).
+ */
+export const GenerateRequest = z.object({ ...DrawFields, width: ImageSide.optional(), height: ImageSide.optional() });
+export type GenerateRequest = z.infer<typeof GenerateRequest>;
+
+/** The document's default refinement strength. */
+export const DEFAULT_STRENGTH = 0.3;
+
+/**
+ * `POST /v1/images/refine` (and `image_refinement`): img2img on `image`, redrawing `strength` (0–1], default 0.3) of
+ * the schedule; `strength × steps` must reach one step. The image keeps its size (rounded down to a multiple of 8)
+ * unless `width` and `height` ask for another (an extension: OpenAI's edits `size`).
+ */
+export const RefineRequest = z
+  .object({
+    ...DrawFields,
+    image: ImageField,
+    strength: z.number().gt(0).max(1).default(DEFAULT_STRENGTH),
+    width: ImageSide.optional(),
+    height: ImageSide.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.width === undefined) !== (r.height === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [r.width === undefined ? 'width' : 'height'],
+        message: 'give both or neither',
+      });
+    if (r.steps !== undefined && Math.floor(r.steps * r.strength + 1e-9) < 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strength'],
+        message: `strength × steps must be at least 1 (here ${r.strength} × ${r.steps}): raise one of them`,
+      });
+  });
+export type RefineRequest = z.infer<typeof RefineRequest>;
+
+/** A generated image: PNG base64, its size, the seed that reproduces it and the model. */
+export const ImageDone = z.object({
+  status: z.literal('completed'),
+  image: z.string(),
+  model: z.string(),
+  seed: z.number().int(),
+  width: z.number().int(),
+  height: z.number().int(),
+});
+export type ImageDone = z.infer<typeof ImageDone>;
+
+/** The SSE events of generation and refinement: progress (0–1) after each step, then the image. */
+export type ImageEvent = { progress: number } | ImageDone;

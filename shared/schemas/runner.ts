@@ -16,6 +16,8 @@ export const RunnerStatus = z.object({
       }),
     )
     .optional(),
+  /** onnxruntime's execution providers the vision and speech models use, best first (`cuda`, `cpu`). */
+  onnxProviders: z.array(z.string().max(32)).max(8).optional(),
 });
 export type RunnerStatus = z.infer<typeof RunnerStatus>;
 

@@ -4,6 +4,7 @@ import type { ChatEvent } from '../../shared/schemas/chat.ts';
 import type { Inference } from '../../shared/inference.ts';
 import { SystemSample } from '../../shared/schemas/system-metrics.ts';
 import sharp from 'sharp';
+import { imageGenerationContract } from './image-generation.contract.ts';
 import { characterErrorRate, renderPage } from '../helpers/ocr-pages.ts';
 import { SCRIPTED_ANSWER, TINY_CATALOG } from '../helpers/tiny-models.ts';
 
@@ -99,6 +100,8 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
         param: 'model',
       });
     });
+
+    imageGenerationContract(() => subject);
 
     it('loads a model with the document’s events, then lists it as loaded', async () => {
       const events = [];

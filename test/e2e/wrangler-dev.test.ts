@@ -217,6 +217,47 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     expect(await analyzed.json()).toMatchObject({ model: 'tiny-clip', best_label: 'a green thing' });
   });
 
+  it('draws and refines images through workerd on the runner (SSE, the ai/process tool, OpenAI multipart edits)', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${edge}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const res = await post('/v1/ai/process', {
+      tool: 'image_generation',
+      config: { model_type: 'sdxl/turbo', prompt: 'a photo of a cat', width: 64, height: 128, seed: 2 },
+    });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((b) => b.startsWith('data: '))
+      .map((b) => JSON.parse(b.slice(6)) as Record<string, unknown>);
+    expect(events.slice(0, -1)).toEqual([{ progress: 0 }, { progress: 0.5 }, { progress: 1 }]);
+    const done = events.at(-1)!;
+    expect(done).toMatchObject({ status: 'completed', model: 'sdxl-turbo', seed: 2 });
+    const meta = await sharp(Buffer.from(done.image as string, 'base64')).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 64, 128]);
+
+    const form = new FormData();
+    const png = await sharp({ create: { width: 72, height: 64, channels: 3, background: '#808000' } })
+      .png()
+      .toBuffer();
+    form.set('image', new Blob([png], { type: 'image/png' }), 'in.png');
+    form.set('prompt', 'a tree');
+    form.set('model', 'tiny-sd');
+    form.set('steps', '2');
+    form.set('strength', '0.5');
+    const edited = await fetch(`${edge}/v1/images/edits`, { method: 'POST', body: form });
+    expect(edited.status).toBe(200);
+    const body = (await edited.json()) as { data: { b64_json: string }[] };
+    const editedMeta = await sharp(Buffer.from(body.data[0]!.b64_json, 'base64')).metadata();
+    expect([editedMeta.width, editedMeta.height]).toEqual([72, 64]);
+    const tooBig = await post('/v1/images/generate', { prompt: 'x', width: 2048 });
+    expect(tooBig.status).toBe(400);
+    expect((await tooBig.json()).error.param).toBe('width');
+  });
+
   it('serves /monitor, /docs and their bundles from our own assets under wrangler dev, and /openapi.json', async () => {
     const page = await fetch(`${edge}/monitor`);
     expect(page.status).toBe(200);

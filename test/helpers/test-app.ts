@@ -15,6 +15,7 @@ import { LlmEngine } from '../../runner/llm/llm-engine.ts';
 import { sharedModelHost } from '../../runner/host/shared-host.ts';
 import { LocalInference } from '../../runner/local-inference.ts';
 import { ClipEngine } from '../../runner/vision/clip/clip-engine.ts';
+import { DiffusionEngine } from '../../runner/vision/diffusion/diffusion-engine.ts';
 import { OcrEngine } from '../../runner/vision/ocr/ocr-engine.ts';
 import type { DownloadsOptions } from '../../runner/models/downloader.ts';
 import { modelFiles } from '../../runner/models/model-files.ts';
@@ -42,7 +43,8 @@ export function localTestInference(
   const host = sharedModelHost({ models: catalog.models, files: modelFiles(files), keepAliveMs: -1 });
   const llm = new LlmEngine({ models: catalog.models, files: modelFiles(files), host, threads: 1, parallel: 2 });
   const [ocr, clip] = [new OcrEngine({ host, threads: 1 }), new ClipEngine({ host, threads: 1 })];
-  return new LocalInference({ catalog, runnerId, llm, ocr, clip });
+  const diffusion = new DiffusionEngine({ host, threads: 1 });
+  return new LocalInference({ catalog, runnerId, llm, ocr, clip, diffusion });
 }
 
 /** A fresh migrated libSQL file in a temp folder. */

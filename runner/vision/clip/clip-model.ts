@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
 import sharp from 'sharp';
-import { physicalCores } from '../../llm/llama-runtime.ts';
+import { onnxSessionOptions } from '../../onnx/onnx-session-options.ts';
 import { OnnxWorker, type OnnxSession } from '../../onnx/onnx-worker.ts';
 import type { RgbImage } from '../ocr/line-crops.ts';
 
@@ -74,11 +74,7 @@ export class ClipModel {
       std: (pre.image_std as number[] | undefined) ?? [0.26862954, 0.26130258, 0.27577711],
     };
     const scale = typeof config.logit_scale === 'number' ? Math.exp(config.logit_scale) : DEFAULT_LOGIT_SCALE;
-    const options = {
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: threads ?? physicalCores(),
-      interOpNumThreads: 1,
-    };
+    const options = onnxSessionOptions(threads);
     const worker = new OnnxWorker();
     try {
       const [text, vision] = await Promise.all([

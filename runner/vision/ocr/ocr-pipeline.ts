@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { physicalCores } from '../../llm/llama-runtime.ts';
+import { onnxSessionOptions } from '../../onnx/onnx-session-options.ts';
 import { OnnxWorker, type OnnxSession } from '../../onnx/onnx-worker.ts';
 import { resizeImage } from '../image-decode.ts';
 import { ctcDecode } from './ctc.ts';
@@ -68,12 +68,7 @@ export class OcrPipeline {
   ) {}
 
   static async create(files: OcrFiles, options: OcrOptions = {}): Promise<OcrPipeline> {
-    // Explicit threads and full graph optimisation: ~1.5× onnxruntime-node's defaults on these models here.
-    const session = {
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.threads ?? physicalCores(),
-      interOpNumThreads: 1,
-    };
+    const session = onnxSessionOptions(options.threads);
     // The models run in a worker thread: onnxruntime-node's run blocks the thread that calls it.
     const worker = new OnnxWorker();
     let sessions: [OnnxSession, OnnxSession, string];
