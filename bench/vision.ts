@@ -144,22 +144,28 @@ export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? 2) }: { 
   console.error('vision: diffusion pipeline');
   const diffusion = await measureDiffusion({ rounds: Math.max(rounds, 3) });
   console.log(
-    '\nvision: diffusion pipeline glue, generated pipelines (real layout; UNet of 6 × 3×3 conv, 96 channels)' +
-      ' — whole request (text encoders, UNet loop, VAE, PNG) vs the time inside onnxruntime run calls (medians)\n',
+    '\nvision: diffusion pipeline glue on generated pipelines (the real layout; a UNet of 8 3×3 convolutions of 128' +
+      ' channels, ~50× lighter than a real one): time around onnxruntime run calls (medians)\n',
   );
   console.log(
     table(
-      ['', 'wall ms', 'onnxruntime run ms', 'wall / run', 'glue ms per step'],
+      ['', 'request ms', 'run ms', 'request / run', 'loop / run', 'glue ms/step', 'after last step ms (VAE run)'],
       diffusion.map((d) => [
         `${d.name}, ${d.width}², ${d.steps} steps`,
         d.wallMs.toFixed(1),
         d.onnxMs.toFixed(1),
         `${d.ratio.toFixed(3)}×`,
+        `${d.loopRatio.toFixed(3)}×`,
         d.gluePerStepMs.toFixed(2),
+        `${d.endMs.toFixed(1)} (${d.endOnnxMs.toFixed(1)})`,
       ]),
     ),
   );
-  console.log(`  goal ≤ 1.1×: ${diffusion.every((d) => d.ratio <= 1.1) ? 'met' : 'NOT met'}`);
+  console.log(
+    `  goal ≤ 1.1× — denoising loop: ${diffusion.every((d) => d.loopRatio <= 1.1) ? 'met' : 'NOT met'};` +
+      ` whole request: ${diffusion.every((d) => d.ratio <= 1.1) ? 'met' : 'NOT met'}` +
+      ' (what follows the last step is fixed: PNG encoding of the image, ~15–20 ms at 512²)',
+  );
   const out = join(ROOT, '.tmp/bench-vision.json');
   await mkdir(join(ROOT, '.tmp'), { recursive: true });
   const report = { date: new Date().toISOString(), load, summary, readings, clip, diffusion };

@@ -21,8 +21,13 @@ export interface DiffusionCase {
   onnxMs: number;
   /** wall / onnx. */
   ratio: number;
-  /** Median (wall − onnx) per UNet step, ms. */
+  /** The denoising loop alone (first to last progress event: text encoders and UNet steps): wall / run. */
+  loopRatio: number;
+  /** Median (wall − run) of the loop per UNet step, ms. */
   gluePerStepMs: number;
+  /** Median time after the last step (VAE decode, pixels, PNG encode, base64), and the VAE's run time in it, ms. */
+  endMs: number;
+  endOnnxMs: number;
 }
 
 /**
@@ -33,8 +38,8 @@ export interface DiffusionCase {
  */
 export async function measureDiffusion({
   rounds = 3,
-  channels = 96,
-  layers = 6,
+  channels = 128,
+  layers = 8,
 }: { rounds?: number; channels?: number; layers?: number } = {}): Promise<DiffusionCase[]> {
   const root = mkdtempSync(join(tmpdir(), 'edgerunner-bench-sd-'));
   writeTinySd(join(root, 'xl'), { variant: 'sdxl', turbo: true, unetChannels: channels, unetLayers: layers });
@@ -66,22 +71,43 @@ export async function measureDiffusion({
         guidance_scale: c.guidance,
         seed: 1,
       });
-      const walls: number[] = [];
-      const onnx: number[] = [];
+      const samples: { wall: number; onnx: number; loop: number; loopOnnx: number; end: number; endOnnx: number }[] =
+        [];
       for (let round = 0; round <= rounds; round++) {
         const before = model.onnxMs;
         const started = performance.now();
-        let done: ImageEvent | undefined;
-        for await (const event of await engine.generate(request)) done = event;
-        const wall = performance.now() - started;
-        if (!done || !('status' in done)) throw new Error('no image');
+        let loopStart = { at: started, onnx: before };
+        let loopEnd = loopStart;
+        let done = false;
+        for await (const event of await engine.generate(request)) {
+          const mark = { at: performance.now(), onnx: model.onnxMs };
+          if ('progress' in event && event.progress === 0) loopStart = mark;
+          else if ('progress' in event && event.progress === 1) loopEnd = mark;
+          else done = 'status' in event;
+        }
+        const ended = { at: performance.now(), onnx: model.onnxMs };
+        if (!done) throw new Error('no image');
         if (round === 0) continue; // warm-up: first runs allocate onnxruntime's arenas
-        walls.push(wall);
-        onnx.push(model.onnxMs - before);
+        samples.push({
+          wall: ended.at - started,
+          onnx: ended.onnx - before,
+          loop: loopEnd.at - loopStart.at,
+          loopOnnx: loopEnd.onnx - loopStart.onnx,
+          end: ended.at - loopEnd.at,
+          endOnnx: ended.onnx - loopEnd.onnx,
+        });
       }
-      const [wallMs, onnxMs] = [median(walls), median(onnx)];
-      const glue = walls.map((w, i) => (w - onnx[i]!) / c.steps);
-      out.push({ ...c, wallMs, onnxMs, ratio: wallMs / onnxMs, gluePerStepMs: median(glue) });
+      const m = (pick: (x: (typeof samples)[number]) => number) => median(samples.map(pick));
+      out.push({
+        ...c,
+        wallMs: m((x) => x.wall),
+        onnxMs: m((x) => x.onnx),
+        ratio: m((x) => x.wall / x.onnx),
+        loopRatio: m((x) => x.loop / x.loopOnnx),
+        gluePerStepMs: m((x) => (x.loop - x.loopOnnx) / c.steps),
+        endMs: m((x) => x.end),
+        endOnnxMs: m((x) => x.endOnnx),
+      });
     }
   } finally {
     await host.dispose();

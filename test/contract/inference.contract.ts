@@ -38,6 +38,8 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
         expect(s.capacity).toBeGreaterThan(0);
         expect(s.busy).toBeGreaterThanOrEqual(0);
         expect(Array.isArray(s.loadedModels)).toBe(true);
+        // The ONNX models' execution providers (CUDA only where onnxruntime-node's CUDA provider is installed).
+        expect(s.onnxProviders?.at(-1)).toBe('cpu');
       }
     });
 

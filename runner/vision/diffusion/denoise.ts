@@ -49,17 +49,19 @@ export async function denoise(options: DenoiseOptions): Promise<Float32Array> {
     first = steps - refineSteps(steps, init.strength);
     if (first >= steps) throw new RangeError('strength × steps must be at least 1');
     const sigma = schedule.sigmas[first]!;
-    latents = init.latents.map((x) => x + normal() * sigma);
+    latents = normal.fill(new Float32Array(size));
+    for (let i = 0; i < size; i++) latents[i] = init.latents[i]! + latents[i]! * sigma;
   } else {
-    latents = new Float32Array(size);
-    for (let i = 0; i < size; i++) latents[i] = normal() * schedule.initNoiseSigma;
+    latents = normal.fill(new Float32Array(size));
+    for (let i = 0; i < size; i++) latents[i] = latents[i]! * schedule.initNoiseSigma;
   }
+  const noise = options.ancestral ? new Float32Array(size) : undefined;
   for (let i = first; i < steps; i++) {
     signal?.throwIfAborted();
     const sigma = schedule.sigmas[i]!;
     const next = schedule.sigmas[i + 1]!;
     const epsilon = await options.predict(scaleModelInput(latents, sigma), schedule.timesteps[i]!);
-    if (options.ancestral) eulerAncestralStep(latents, epsilon, sigma, next, normal);
+    if (noise) eulerAncestralStep(latents, epsilon, sigma, next, normal.fill(noise));
     else eulerStep(latents, epsilon, sigma, next);
     options.onStep?.((i - first + 1) / (steps - first));
   }

@@ -56,10 +56,10 @@ describe('Euler schedulers (diffusers semantics, Stable Diffusion schedule)', ()
     const up = Math.sqrt((next * next * (sigma * sigma - next * next)) / (sigma * sigma));
     const down = Math.sqrt(next * next - up * up);
     const latents = new Float32Array([1]);
-    eulerAncestralStep(latents, new Float32Array([1]), sigma, next, () => 1);
+    eulerAncestralStep(latents, new Float32Array([1]), sigma, next, Float32Array.of(1));
     expect(latents[0]).toBeCloseTo(1 + (down - sigma) + up, 6);
     const last = new Float32Array([3]);
-    eulerAncestralStep(last, new Float32Array([1]), 2, 0, () => 100);
+    eulerAncestralStep(last, new Float32Array([1]), 2, 0, Float32Array.of(100));
     expect(last[0]).toBeCloseTo(1, 6);
   });
 
@@ -74,5 +74,9 @@ describe('Euler schedulers (diffusers semantics, Stable Diffusion schedule)', ()
     expect(variance).toBeGreaterThan(0.95);
     expect(variance).toBeLessThan(1.05);
     expect(seededNormal(43)()).not.toBe(xs[0]);
+    // Filling an array continues the same sequence (float32-rounded).
+    const c = seededNormal(42);
+    c();
+    expect([...c.fill(new Float32Array(3))]).toEqual(xs.slice(1, 4).map(Math.fround));
   });
 });

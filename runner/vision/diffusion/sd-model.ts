@@ -192,13 +192,15 @@ export class StableDiffusionModel {
     const out = outputOf(encoder, await encoder.run({ [encoder.inputNames[0]!]: input }), 'latent_sample');
     const plane = (image.width / 8) * (image.height / 8);
     // `latent_parameters` (newer exports) holds the mean then the log-variance: 8 channels, the first 4 are the mean.
-    const mean = floatOutput(out, 'VAE encoder').subarray(0, 4 * plane);
-    return mean.map((x) => x * this.vaeScale);
+    const mean = floatOutput(out, 'VAE encoder').slice(0, 4 * plane);
+    for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * this.vaeScale;
+    return mean;
   }
 
   async #decode(latents: Float32Array, width: number, height: number): Promise<RgbImage> {
     const decoder = this.vaeDecoder;
-    const scaled = latents.map((x) => x / this.vaeScale);
+    const scaled = new Float32Array(latents.length);
+    for (let i = 0; i < latents.length; i++) scaled[i] = latents[i]! / this.vaeScale;
     const feed = floatFeed(decoder, decoder.inputNames[0]!, scaled, [1, 4, height / 8, width / 8]);
     const out = await decoder.run({ [decoder.inputNames[0]!]: feed });
     return vaeOutputToRgb(floatOutput(outputOf(decoder, out, 'sample'), 'VAE decoder'), width, height);
