@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../../shared/schemas/catalog.ts';
-import { GenerateRequest, type ImageEvent } from '../../shared/schemas/images.ts';
+import { GenerateRequest } from '../../shared/schemas/images.ts';
 import { sharedModelHost } from '../../runner/host/shared-host.ts';
 import { modelFiles } from '../../runner/models/model-files.ts';
 import { DiffusionEngine } from '../../runner/vision/diffusion/diffusion-engine.ts';
