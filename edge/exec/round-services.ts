@@ -6,14 +6,18 @@ import { runRound, type RoundServices } from './round.ts';
 import type { RoundEvent } from './round-events.ts';
 import type { ToolOutput, ToolRunContext } from './tool.ts';
 import { callableAdapter, type StoredAgent } from './tools/callable.ts';
+import { imageGenerationAdapter } from './tools/image-generation.ts';
 import type { ToolAdapters } from './toolset.ts';
 
 /** What a deployment gives the agent API: the one SSRF-guarded fetch and the adapters of the tool types it serves. */
 export interface ExecDeps {
   /** fetch for every user-supplied URL (OpenAPI servers, MCP servers): `createGuardedFetch`. */
   fetch: GuardedFetch;
-  /** Adapters by tool type (`mcp`, `openapi`, `websearch`…); `custom`, `kit` and `callable` are built in. */
-  adapters: Omit<ToolAdapters, 'callable'>;
+  /**
+   * Adapters by tool type (`mcp`, `openapi`, `websearch`…); `custom`, `kit`, `callable` and `image_generation` are
+   * built in.
+   */
+  adapters: Omit<ToolAdapters, 'callable' | 'image_generation'>;
   /** `YOUTUBE_ORIGIN`: where `youtube_stream` sends InnerTube requests instead of youtube.com; unset: YouTube. */
   youtubeOrigin?: string;
 }
@@ -49,7 +53,16 @@ export function roundServices(options: RoundServiceOptions): RoundServices {
     },
     ancestors,
   });
-  return { inference, call, fetch: exec.fetch, signal, nesting, adapters: { ...exec.adapters, callable } };
+  // Image generation runs on the round's own inference (its runners, its download policy).
+  const image_generation = imageGenerationAdapter(inference, call);
+  return {
+    inference,
+    call,
+    fetch: exec.fetch,
+    signal,
+    nesting,
+    adapters: { ...exec.adapters, callable, image_generation },
+  };
 }
 
 /**

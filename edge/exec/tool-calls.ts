@@ -68,9 +68,12 @@ export async function* runCalls(
   let left = planned.length;
   const settle = ({ call }: PlannedCall, i: number, output: ToolOutput) => {
     if (output.usage) addUsage(usage, output.usage);
-    const text = resultText(output.result);
+    const text = output.modelText ?? resultText(output.result);
     answers[i] = { id: call.id, name: call.function.name, text: capped(text, MODEL_RESULT_CHARS) };
-    const result = text.length > EVENT_RESULT_CHARS ? capped(text, EVENT_RESULT_CHARS) : output.result;
+    const result =
+      output.modelText === undefined && text.length > EVENT_RESULT_CHARS
+        ? capped(text, EVENT_RESULT_CHARS)
+        : output.result;
     const error = output.isError ? { is_error: true } : {};
     queue.push(mark({ type: 'tool_result', id: call.id, tool_name: call.function.name, result, ...error }));
     if (output.isError) {

@@ -7,6 +7,11 @@ export interface ToolOutput {
   result: unknown;
   /** True when the call failed: the model still reads `result` (an error text), and the stream gets an error event. */
   isError?: boolean;
+  /**
+   * What the model reads instead of `result` (a generated image is for the client, not the model's context);
+   * with it, the `tool_result` event carries `result` whole (our own output, bounded by its producer).
+   */
+  modelText?: string;
   /** Model tokens the tool itself spent (a sub-agent's round): added to the round's usage. */
   usage?: { prompt_tokens: number; completion_tokens: number };
 }

@@ -18,7 +18,6 @@ export type ToolAdapters = {
 const UNAVAILABLE: Record<string, string> = {
   knowledge: 'knowledge bases are not available on this deployment yet',
   code_interpreter: 'the code interpreter is not available on this deployment yet',
-  image_generation: 'image generation is not available on this deployment yet',
   websearch: 'no web search provider is configured (WEBSEARCH_PROVIDER)',
   callable: 'stored agents are not available on this deployment',
   mcp: 'MCP tools are not available on this deployment',

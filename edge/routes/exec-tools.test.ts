@@ -157,6 +157,62 @@ describe('websearch in a round', () => {
   });
 });
 
+describe('image_generation in a round', () => {
+  it('draws on the runners: the client gets the PNG in tool_result, the model only its size and seed', async () => {
+    const { app, cleanup } = await execTestApp(upstream, { adapters: createExecDeps().adapters });
+    const seenByModel: string[] = [];
+    upstream.script((body) => {
+      const last = (body.messages as { role: string; content: string }[]).at(-1)!;
+      if (last.role !== 'tool')
+        return {
+          calls: [{ name: 'generate_image', arguments: { prompt: 'a red house', width: 64, height: 128, seed: 4 } }],
+        };
+      seenByModel.push(last.content);
+      return { text: 'Here is your house.' };
+    });
+    const res = await post(app, '/round/stream', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Draw a red house' }],
+      tools: [{ type: 'image_generation' }],
+    });
+    const events = documentEvents(await res.text());
+    const result = events.find((e) => e.type === 'tool_result') as { result: Record<string, unknown> };
+    expect(result.result).toMatchObject({
+      mime_type: 'image/png',
+      model: 'sdxl-turbo',
+      seed: 4,
+      width: 64,
+      height: 128,
+    });
+    const png = Buffer.from(result.result.image as string, 'base64');
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(seenByModel).toEqual([
+      'Generated a 64×128 PNG image with sdxl-turbo (seed 4); the user receives it with this result.',
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: 'end', message: { content: 'Here is your house.' } });
+
+    upstream.script((body) =>
+      lastTool(body)
+        ? { text: 'Sorry.' }
+        : { calls: [{ name: 'generate_image', arguments: { prompt: 'x', width: 512, height: 64 } }] },
+    );
+    const bad = documentEvents(
+      await (
+        await post(app, '/round/stream', {
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'x' }],
+          tools: [{ type: 'image_generation', model_type: 'tiny-sd' }],
+        })
+      ).text(),
+    );
+    // Valid for the tool's schema, too wide for this model: the runner's 400 is the tool's error.
+    expect(bad.find((e) => e.type === 'error')).toMatchObject({
+      error: { code: 'TOOL_ERROR', message: expect.stringMatching(/width: tiny-sd draws at most 256/) },
+    });
+    cleanup();
+  });
+});
+
 describe('rate limits', () => {
   it('answers 429 with Retry-After past the per-key limit, in the /llm-exec error shape', async () => {
     const { app, deps, cleanup } = await execTestApp(upstream, {

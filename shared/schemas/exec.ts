@@ -105,7 +105,14 @@ export const OpenApiTool = z.object({
 });
 
 export const CodeInterpreterTool = z.object({ type: z.literal('code_interpreter') });
-export const ImageGenerationTool = z.object({ type: z.literal('image_generation') });
+/** Image generation for the model (Stable Diffusion on the runners); `model_type` picks the catalog model. */
+export const ImageGenerationTool = z.object({
+  type: z.literal('image_generation'),
+  name: Name.optional(),
+  description: z.string().max(8192).optional(),
+  model_type: z.string().min(1).max(128).optional(),
+});
+export type ImageGenerationTool = z.infer<typeof ImageGenerationTool>;
 export const WebSearchTool = z.object({
   type: z.literal('websearch'),
   name: Name.optional(),
