@@ -5,16 +5,20 @@ import { fits, type HostedModel, type LoadPlan, type ModelLoader } from '../host
 
 const MB = 1024 ** 2;
 
+/** What small ONNX models need: about three times their files (onnxruntime holds the weights plus its arenas). */
+const SMALL_MODEL_NEED = (bytes: number) => 3 * bytes + 64 * MB;
+
 /**
  * A loader of several-file ONNX models for the shared host: the catalog entry's `files` must name every role in
- * `roles` (500 otherwise: the catalog is wrong), and may name those in `optional`; the plan needs about three times
- * the size of all the entry's files, external weights (`.onnx_data`) included (onnxruntime holds the weights plus
- * its arenas), and 507s when that is not free; `create` gets each named role's path.
+ * `roles` (500 otherwise: the catalog is wrong), and may name those in `optional`; the plan needs `need(bytes)` of
+ * RAM for all the entry's files, external weights (`.onnx_data`) included, and 507s when that is not free; `create`
+ * gets each named role's path.
  */
 export function onnxLoader<R extends string, O extends string = never>(
   roles: readonly R[],
   create: (files: Record<R, string> & Partial<Record<O, string>>) => Promise<HostedModel>,
   optional: readonly O[] = [],
+  need: (bytes: number) => number = SMALL_MODEL_NEED,
 ): ModelLoader<HostedModel> {
   return async ({ name, entry, path }): Promise<LoadPlan<HostedModel>> => {
     const files = {} as Record<R, string> & Partial<Record<O, string>>;
@@ -32,17 +36,17 @@ export function onnxLoader<R extends string, O extends string = never>(
     }
     let bytes = 0;
     for (const file of Object.values(entry.files ?? {})) bytes += (await stat(join(path, file))).size;
-    const need = { ram: 3 * bytes + 64 * MB, vram: 0 };
+    const wanted = { ram: Math.ceil(need(bytes)), vram: 0 };
     return {
-      need,
+      need: wanted,
       load: async (free) => {
-        if (!fits(need, free))
+        if (!fits(wanted, free))
           throw new AppError(
             507,
-            `Model ${name} needs ${Math.ceil(need.ram / MB)} MB of memory; ${Math.floor(free.ram / MB)} MB are free`,
+            `Model ${name} needs ${Math.ceil(wanted.ram / MB)} MB of memory; ${Math.floor(free.ram / MB)} MB are free`,
             { code: 'insufficient_memory' },
           );
-        return { model: await create(files), holds: { ...need, mapped: 0 } };
+        return { model: await create(files), holds: { ...wanted, mapped: 0 } };
       },
     };
   };

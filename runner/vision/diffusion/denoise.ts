@@ -4,6 +4,7 @@ import {
   eulerStep,
   scaleModelInput,
   seededNormal,
+  vToEpsilon,
   type SchedulerConfig,
 } from './euler-schedulers.ts';
 
@@ -33,7 +34,7 @@ export function refineSteps(steps: number, strength: number): number {
 }
 
 /**
- * The sampling loop of an epsilon-predicting diffusion model: seeded Gaussian latents at the schedule's first noise
+ * The sampling loop of a diffusion model (epsilon- or v-predicting, as its scheduler config says): seeded Gaussian latents at the schedule's first noise
  * level (or, img2img, the image's latents noised to the level where `strength` of the schedule remains), then per
  * step the model's prediction and one Euler (ancestral) update. Cancels between steps when `signal` aborts.
  */
@@ -56,11 +57,13 @@ export async function denoise(options: DenoiseOptions): Promise<Float32Array> {
     for (let i = 0; i < size; i++) latents[i] = latents[i]! * schedule.initNoiseSigma;
   }
   const noise = options.ancestral ? new Float32Array(size) : undefined;
+  const vPrediction = options.scheduler.prediction_type === 'v_prediction';
   for (let i = first; i < steps; i++) {
     signal?.throwIfAborted();
     const sigma = schedule.sigmas[i]!;
     const next = schedule.sigmas[i + 1]!;
-    const epsilon = await options.predict(scaleModelInput(latents, sigma), schedule.timesteps[i]!);
+    const predicted = await options.predict(scaleModelInput(latents, sigma), schedule.timesteps[i]!);
+    const epsilon = vPrediction ? vToEpsilon(predicted, latents, sigma) : predicted;
     if (noise) eulerAncestralStep(latents, epsilon, sigma, next, normal.fill(noise));
     else eulerStep(latents, epsilon, sigma, next);
     options.onStep?.((i - first + 1) / (steps - first));

@@ -204,3 +204,36 @@ it('reloads a model whose onnxruntime thread died', async () => {
   expect(host.isLoaded('sdxl-turbo')).toBe(false);
   expect((await generate({ prompt: 'a cat' })).done.width).toBe(64);
 });
+
+it('counts a pipeline memory as its weights once plus activations, not three times its files', async () => {
+  const { diffusionMemoryNeed } = await import('./diffusion-engine.ts');
+  const GB = 1024 ** 3;
+  // SDXL-turbo in float16 (~7 GB of files): weights × 1.25, 1.5 GB of activations, 64 MB.
+  expect(diffusionMemoryNeed(7 * GB) / GB).toBeCloseTo(8.75 + 1.5 + 1 / 16, 6);
+  // A tiny generated pipeline stays tiny.
+  expect(diffusionMemoryNeed(100_000)).toBeLessThan(70 * 1024 ** 2);
+});
+
+it("follows the scheduler config's prediction type (v_prediction, SD 2.x at 768²)", async () => {
+  const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { SD_FILES, writeTinySd } = await import('../../../test/fixtures/tiny-sd.ts');
+  const draw = async (prediction: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgerunner-sd-v-'));
+    writeTinySd(dir, { variant: 'sd' });
+    const config = join(dir, SD_FILES.scheduler!);
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), prediction_type: prediction }));
+    const models = { sd: { kind: 'image' as const, source: dir, files: SD_FILES, image: { size: 64 } } };
+    const own = sharedModelHost({ models, files: modelFiles({ modelsDir: dir }), keepAliveMs: -1 });
+    try {
+      const events = await new DiffusionEngine({ host: own, threads: 1 }).generate(
+        GenerateRequest.parse({ prompt: 'a cat', steps: 3, seed: 1, scheduler: 'euler' }),
+      );
+      return (await collect(events)).done.image;
+    } finally {
+      await own.dispose();
+    }
+  };
+  const [epsilon, v] = await Promise.all([draw('epsilon'), draw('v_prediction')]);
+  expect(v).not.toBe(epsilon);
+});

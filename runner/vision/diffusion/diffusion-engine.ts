@@ -188,6 +188,18 @@ async function fitImage(image: RgbImage, maxSide: number): Promise<RgbImage> {
   return width === image.width && height === image.height ? image : resizeImage(image, width, height);
 }
 
+/**
+ * A pipeline holds its weights once (not the three times small models' arenas make) plus the activations of one
+ * UNet or VAE run, which grow with the model up to ~1.5 GB (SDXL's VAE decoding 1024²): 1.25 × its files, plus
+ * its files' size again up to 1.5 GB, plus 64 MB.
+ */
+export const diffusionMemoryNeed = (bytes: number) => 1.25 * bytes + Math.min(bytes, 1.5 * 1024 ** 3) + 64 * 1024 ** 2;
+
 export function diffusionLoader({ threads }: { threads?: number }): ModelLoader<HostedModel> {
-  return onnxLoader(SD_ROLES, (files) => StableDiffusionModel.create(files, { threads }), SD_OPTIONAL_ROLES);
+  return onnxLoader(
+    SD_ROLES,
+    (files) => StableDiffusionModel.create(files, { threads }),
+    SD_OPTIONAL_ROLES,
+    diffusionMemoryNeed,
+  );
 }

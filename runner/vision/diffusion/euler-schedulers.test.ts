@@ -7,6 +7,7 @@ import {
   scaleModelInput,
   seededNormal,
   trainingSigmas,
+  vToEpsilon,
 } from './euler-schedulers.ts';
 
 describe('Euler schedulers (diffusers semantics, Stable Diffusion schedule)', () => {
@@ -61,6 +62,18 @@ describe('Euler schedulers (diffusers semantics, Stable Diffusion schedule)', ()
     const last = new Float32Array([3]);
     eulerAncestralStep(last, new Float32Array([1]), 2, 0, Float32Array.of(100));
     expect(last[0]).toBeCloseTo(1, 6);
+  });
+
+  it('turns a v prediction into the noise: the v of a known x₀ and ε gives that ε back', () => {
+    // diffusers: x = x₀ + σε at noise level σ, and v = α ε − s x₀ with α = 1/√(σ² + 1), s = σ/√(σ² + 1) (scaled input).
+    const sigma = 2.5;
+    const x0 = Float32Array.of(0.3, -1.2, 0.8);
+    const eps = Float32Array.of(1, 0.5, -2);
+    const x = x0.map((v, i) => v + sigma * eps[i]!);
+    const alpha = 1 / Math.sqrt(sigma * sigma + 1);
+    const v = x0.map((v0, i) => alpha * eps[i]! - sigma * alpha * v0);
+    const back = vToEpsilon(v, x, sigma);
+    for (let i = 0; i < 3; i++) expect(back[i]).toBeCloseTo(eps[i]!, 5);
   });
 
   it('draws the same standard normal numbers for the same seed', () => {

@@ -13,6 +13,8 @@ export interface SchedulerConfig {
   /** How the run's timesteps are spread over the training ones. */
   timestep_spacing?: 'leading' | 'trailing' | 'linspace';
   steps_offset?: number;
+  /** What the UNet predicts: the noise (SD 1.x, SDXL, the turbos) or v (SD 2.x at 768²). */
+  prediction_type?: 'epsilon' | 'v_prediction';
 }
 
 /** The timesteps and noise levels of one run of `steps` steps; `sigmas` has one more entry (0, the end). */
@@ -31,6 +33,7 @@ export const SD_SCHEDULER: Required<SchedulerConfig> = {
   beta_schedule: 'scaled_linear',
   timestep_spacing: 'leading',
   steps_offset: 1,
+  prediction_type: 'epsilon',
 };
 
 /** σ(t) = √((1 − ᾱ_t) / ᾱ_t) for every training timestep t. */
@@ -91,6 +94,17 @@ export function scaleModelInput(latents: Float32Array, sigma: number): Float32Ar
   // Plain loops, here and below: TypedArray#map with a callback is ~10× slower on V8.
   for (let i = 0; i < latents.length; i++) out[i] = latents[i]! * k;
   return out;
+}
+
+/**
+ * A v-predicting UNet's output turned, in place, into the noise an epsilon-predicting one would have given for the
+ * same latents `x` at σ: diffusers' x₀ = v · (−σ/√(σ² + 1)) + x/(σ² + 1), then ε = (x − x₀)/σ.
+ */
+export function vToEpsilon(v: Float32Array, x: Float32Array, sigma: number): Float32Array {
+  const a = -sigma / Math.sqrt(sigma * sigma + 1);
+  const b = 1 / (sigma * sigma + 1);
+  for (let i = 0; i < v.length; i++) v[i] = (x[i]! - (v[i]! * a + x[i]! * b)) / sigma;
+  return v;
 }
 
 /** One Euler step, in place: `latents += ε · (σ_next − σ)` (epsilon prediction, no churn). */
