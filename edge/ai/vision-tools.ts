@@ -1,7 +1,6 @@
 import { AnalyzeRequest, GenerateRequest, OcrRequest, RefineRequest } from '../../shared/schemas/images.ts';
-import type { Context } from 'hono';
-import type { CallOptions } from '../../shared/inference.ts';
-import type { AppDeps, AppEnv } from '../env.ts';
+import { requestCallOptions } from '../call-options.ts';
+import type { AppDeps } from '../env.ts';
 import { toAppError } from '../middleware/errors.ts';
 import { sseResponse } from '../sse-response.ts';
 import { aiTool, type AiTool } from './ai-tool.ts';
@@ -13,15 +12,7 @@ import { aiTool, type AiTool } from './ai-tool.ts';
  * image, model, seed, width, height}` (PNG base64), or `{error}`. Models download only for admin callers.
  */
 export function visionTools(deps: Pick<AppDeps, 'inference' | 'logger'>): Record<string, AiTool> {
-  const call = (c: Context<AppEnv>): CallOptions => {
-    const session = c.get('session');
-    return {
-      signal: c.req.raw.signal,
-      sessionId: session.id,
-      runnerId: session.runnerId,
-      download: c.get('principal').scope === 'admin',
-    };
-  };
+  const call = requestCallOptions;
   const drawing = { onError: (err: unknown) => ({ error: toAppError(err).message }), logger: deps.logger };
   return {
     ocr: aiTool(OcrRequest, async (c, request) => c.json(await deps.inference.ocr(request, call(c)))),

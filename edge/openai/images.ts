@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.ts';
-import type { CallOptions } from '../../shared/inference.ts';
 import {
   GenerateRequest,
   ImageDone,
@@ -9,6 +8,7 @@ import {
   type ImageEvent,
   MAX_IMAGE_BYTES,
 } from '../../shared/schemas/images.ts';
+import { requestCallOptions as call } from '../call-options.ts';
 import type { AppDeps, AppEnv } from '../env.ts';
 import { fieldError, validate } from '../validate.ts';
 import { bytesToBase64 } from '../web/base64.ts';
@@ -68,16 +68,6 @@ export function openAIImageRoutes(deps: Pick<AppDeps, 'inference'>) {
       const request = { ...rest, model_type: model, ...sides(size) };
       return answer(c, n, rest.seed, (s) => deps.inference.refineImage({ ...request, seed: s }, call(c)));
     });
-}
-
-function call(c: Context<AppEnv>): CallOptions {
-  const session = c.get('session');
-  return {
-    signal: c.req.raw.signal,
-    sessionId: session.id,
-    runnerId: session.runnerId,
-    download: c.get('principal').scope === 'admin',
-  };
 }
 
 function sides(size: string | undefined): { width?: number; height?: number } {

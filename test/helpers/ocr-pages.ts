@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../shared/mulberry32.ts';
 import { distance } from 'fastest-levenshtein';
 import sharp, { type Sharp } from 'sharp';
 
@@ -37,17 +38,8 @@ export interface PageSpec {
   columns?: 1 | 2;
 }
 
-/** A seeded PRNG (mulberry32): floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG: floats in [0, 1). */
+const prng = mulberry32;
 
 type Random = ReturnType<typeof prng>;
 const between = (random: Random, lo: number, hi: number) => lo + random() * (hi - lo);

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../../shared/errors.ts';
+import { appErrorOf } from '../../../test/helpers/rejection.ts';
 import { GenerateRequest, RefineRequest, type ImageDone, type ImageEvent } from '../../../shared/schemas/images.ts';
 import { TINY_CATALOG } from '../../../test/helpers/tiny-models.ts';
 import { sharedModelHost } from '../../host/shared-host.ts';
@@ -41,14 +41,7 @@ const solid = async (width: number, height: number, colour: string) =>
       .toBuffer()
   ).toString('base64');
 
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
+const rejection = appErrorOf;
 
 describe('DiffusionEngine: text to image on tiny generated pipelines', () => {
   it('draws with the default model (sdxl-turbo): progress per step, then a PNG of the model size', async () => {

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../../../shared/mulberry32.ts';
+
 /**
  * The Euler samplers of diffusers (`EulerDiscreteScheduler`, `EulerAncestralDiscreteScheduler`) for
  * epsilon-predicting Stable Diffusion UNets, on Float32Arrays: the noise levels (sigmas) of the training
@@ -142,16 +144,9 @@ export interface NormalSource {
  * seed, the same latents, on every machine (no native RNG involved).
  */
 export function seededNormal(seed: number): NormalSource {
-  let state = seed >>> 0;
+  const uniform = mulberry32(seed);
   let spare = 0;
   let hasSpare = false;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   const next = () => {
     if (hasSpare) {
       hasSpare = false;
