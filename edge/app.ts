@@ -15,6 +15,7 @@ import { perSubscriberFeed } from './metrics/metrics-feed.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { session } from './middleware/session.ts';
 import { aiProcessRoutes } from './routes/ai-process.ts';
+import { openAIAudioRoutes } from './openai/audio-speech.ts';
 import { openAIImageRoutes } from './openai/images.ts';
 import { imageRoutes } from './routes/images.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', aiProcessRoutes(tools));
   app.route('/v1', imageRoutes(tools, deps));
   app.route('/v1', openAIImageRoutes(deps));
+  app.route('/v1', openAIAudioRoutes(deps));
   app.route('/llm-exec', execRoundRoutes({ ...deps, exec }));
   app.route('/llm-exec', execThreadRoutes(deps));
   app.route('/llm-exec', execAgentRoutes(deps));

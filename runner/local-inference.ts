@@ -15,9 +15,11 @@ import type {
 import { AppError } from '../shared/errors.ts';
 import type { LoadEvent, ModelSummary } from '../shared/schemas/models.ts';
 import type { RunnerStatus } from '../shared/schemas/runner.ts';
+import type { SpeechEvent, SpeechModels, SpeechRequest } from '../shared/schemas/speech.ts';
 import type { RunnerSample } from '../shared/schemas/system-metrics.ts';
 import type { LlmEngine } from './llm/llm-engine.ts';
 import { onnxExecutionProviders } from './onnx/onnx-session-options.ts';
+import type { TtsEngine } from './speech/tts-engine.ts';
 import { MetricsSampler } from './system/metrics-sampler.ts';
 import type { ClipEngine } from './vision/clip/clip-engine.ts';
 import type { DiffusionEngine } from './vision/diffusion/diffusion-engine.ts';
@@ -33,6 +35,8 @@ export interface LocalInferenceOptions {
   clip?: ClipEngine;
   /** Image generation and refinement, on the same model host; without it they are 503s. */
   diffusion?: DiffusionEngine;
+  /** Text-to-speech (espeak-ng); without it speech is a 503. */
+  tts?: TtsEngine;
   /** Reads this machine for `systemMetrics()`; default `new MetricsSampler()`. */
   sampler?: Pick<MetricsSampler, 'sample'>;
 }
@@ -135,6 +139,23 @@ export class LocalInference implements Inference {
     const engine = this.options.diffusion;
     if (!engine)
       throw new AppError(503, 'Image generation is not available on this runner', { code: 'capability_unavailable' });
+    return engine;
+  }
+
+  async speak(request: SpeechRequest, options: CallOptions = {}): Promise<AsyncIterable<SpeechEvent>> {
+    const events = await this.#tts().speak(request, { signal: options.signal });
+    options.onRoute?.(this.options.runnerId);
+    return events;
+  }
+
+  async listSpeechModels(): Promise<SpeechModels> {
+    return { models: { tts: this.options.tts ? await this.options.tts.models() : {}, stt: {} } };
+  }
+
+  #tts(): TtsEngine {
+    const engine = this.options.tts;
+    if (!engine)
+      throw new AppError(503, 'Text-to-speech is not available on this runner', { code: 'capability_unavailable' });
     return engine;
   }
 

@@ -10,6 +10,7 @@ import { RunnerChatBody } from '../shared/schemas/chat.ts';
 import { RunnerCompleteBody } from '../shared/schemas/completions.ts';
 import { RunnerEmbedBody } from '../shared/schemas/embeddings.ts';
 import { AnalyzeRequest, GenerateRequest, OcrRequest, RefineRequest } from '../shared/schemas/images.ts';
+import { SpeechRequest } from '../shared/schemas/speech.ts';
 import { RUNNER_CHALLENGE } from '../shared/runner-proof.ts';
 import type { RunnerCall } from '../shared/runner-token.ts';
 import { sseResponse } from '../shared/sse-response.ts';
@@ -129,17 +130,23 @@ export function createRunnerRpc(deps: RunnerRpcDeps) {
     const { download, ...request } = c.req.valid('json');
     return c.json(await inference.analyzeImage(request, { download, signal: c.req.raw.signal }));
   });
-  const drawing = { onError: streamError, logger: deps.logger };
+  const streaming = { onError: streamError, logger: deps.logger };
   const generateBody = GenerateRequest.extend({ download: z.boolean().optional() });
   app.post('/_runner/v1/images/generate', validate('json', generateBody), async (c) => {
     const { download, ...request } = c.req.valid('json');
-    return sseResponse(c, await inference.generateImage(request, { download, signal: c.req.raw.signal }), drawing);
+    return sseResponse(c, await inference.generateImage(request, { download, signal: c.req.raw.signal }), streaming);
   });
   const refineBody = RefineRequest.safeExtend({ download: z.boolean().optional() });
   app.post('/_runner/v1/images/refine', validate('json', refineBody), async (c) => {
     const { download, ...request } = c.req.valid('json');
-    return sseResponse(c, await inference.refineImage(request, { download, signal: c.req.raw.signal }), drawing);
+    return sseResponse(c, await inference.refineImage(request, { download, signal: c.req.raw.signal }), streaming);
   });
+  app.post('/_runner/v1/audio/speak', validate('json', SpeechRequest), async (c) =>
+    sseResponse(c, await inference.speak(c.req.valid('json'), { signal: c.req.raw.signal }), streaming),
+  );
+  app.get('/_runner/v1/audio/models', async (c) =>
+    c.json(await inference.listSpeechModels({ signal: c.req.raw.signal })),
+  );
   app.get('/_runner/v1/system-metrics', async (c) => {
     const [reading] = await inference.systemMetrics({ signal: c.req.raw.signal });
     if (!reading)

@@ -18,6 +18,7 @@ import { ConfigError, isLoopback, type Config } from './config.ts';
 import { sharedModelHost } from './host/shared-host.ts';
 import { LlmEngine } from './llm/llm-engine.ts';
 import { ClipEngine } from './vision/clip/clip-engine.ts';
+import { TtsEngine } from './speech/tts-engine.ts';
 import { DiffusionEngine } from './vision/diffusion/diffusion-engine.ts';
 import { OcrEngine } from './vision/ocr/ocr-engine.ts';
 import { LocalInference } from './local-inference.ts';
@@ -85,7 +86,8 @@ export async function localInference(config: Config, runnerId: string): Promise<
   const ocr = new OcrEngine({ host, threads: config.llmThreads });
   const clip = new ClipEngine({ host, threads: config.llmThreads });
   const diffusion = new DiffusionEngine({ host, threads: config.llmThreads });
-  return new LocalInference({ catalog, runnerId, llm, ocr, clip, diffusion });
+  const tts = new TtsEngine({ modelsDir: config.modelsDir });
+  return new LocalInference({ catalog, runnerId, llm, ocr, clip, diffusion, tts });
 }
 
 /**

@@ -11,6 +11,7 @@ import type {
   RefineRequest,
 } from './schemas/images.ts';
 import type { LoadEvent, ModelSummary } from './schemas/models.ts';
+import type { SpeechEvent, SpeechModels, SpeechRequest } from './schemas/speech.ts';
 import type { RunnerStatus } from './schemas/runner.ts';
 import type { RunnerSample } from './schemas/system-metrics.ts';
 
@@ -66,6 +67,10 @@ export interface Inference {
   generateImage(request: GenerateRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>>;
   /** img2img on the request's image, the same events. */
   refineImage(request: RefineRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>>;
+  /** Text-to-speech: resolves once the voice is chosen, then `{progress}` (0–100) per sentence and the WAV. */
+  speak(request: SpeechRequest, options?: CallOptions): Promise<AsyncIterable<SpeechEvent>>;
+  /** What this side can speak and transcribe (`list_speech_models`). */
+  listSpeechModels(options?: CallOptions): Promise<SpeechModels>;
   /** Stops the session's running generation; false when nothing was running. */
   stop(sessionId: string, options?: CallOptions): Promise<boolean>;
   /** A reading of CPU, memory and GPUs: one per runner that answered (embedded mode: one, runner `embedded`). */

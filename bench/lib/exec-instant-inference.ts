@@ -88,6 +88,14 @@ export class InstantInference implements Inference {
     return unsupported('refineImage');
   }
 
+  speak(): never {
+    return unsupported('speak');
+  }
+
+  listSpeechModels(): never {
+    return unsupported('listSpeechModels');
+  }
+
   systemMetrics(): never {
     return unsupported('systemMetrics');
   }

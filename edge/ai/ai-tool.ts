@@ -20,7 +20,5 @@ export function aiTool<S extends ZodType>(
 /** The document's tools that other capabilities bring (images, OCR, speech…), and what each needs. */
 export const PLANNED_AI_TOOLS: Record<string, string> = {
   translation: 'translation',
-  text_to_speech: 'text-to-speech',
   speech_to_text: 'speech-to-text',
-  list_speech_models: 'speech models',
 };

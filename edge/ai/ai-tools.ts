@@ -6,6 +6,7 @@ import type { AppDeps } from '../env.ts';
 import type { ExecDeps } from '../exec/round-services.ts';
 import { chatHandler } from '../routes/chat.ts';
 import { aiTool, type AiTool } from './ai-tool.ts';
+import { speechTools } from './speech-tools.ts';
 import { visionTools } from './vision-tools.ts';
 import { webTools } from './web-tools.ts';
 
@@ -21,6 +22,7 @@ export function aiTools(
     llm: aiTool(ChatCompletionRequest, chatHandler(deps)),
     ...webTools(deps.exec.fetch, deps.logger, { youtubeOrigin: deps.exec.youtubeOrigin }),
     ...visionTools(deps),
+    ...speechTools(deps),
     system_metrics: aiTool(z.object({}), async (c) =>
       c.json(await systemMetricsAnswer(deps.inference, c.req.raw.signal)),
     ),

@@ -3,6 +3,7 @@ import { ChatCompletionRequest } from '../../shared/schemas/chat.ts';
 import { TextCompletionRequest } from '../../shared/schemas/completions.ts';
 import { EmbeddingRequest } from '../../shared/schemas/embeddings.ts';
 import { AnalyzeRequest, GenerateRequest, OcrRequest, RefineRequest } from '../../shared/schemas/images.ts';
+import { OpenAIAudioSpeech } from '../openai/audio-speech.ts';
 import { OpenAIEdit, OpenAIGeneration } from '../openai/images.ts';
 import { AgentRequest, RoundRequest, ToolDefinitionSchema } from '../../shared/schemas/exec.ts';
 import { ModelList } from '../../shared/schemas/models.ts';
@@ -154,6 +155,13 @@ const OPERATIONS: Operation[] = [
   },
   {
     method: 'post',
+    path: '/v1/audio/speech',
+    summary: "OpenAI's text-to-speech (espeak-ng): the WAV itself; voice is a language code or an OpenAI voice name",
+    tag: 'audio',
+    body: OpenAIAudioSpeech,
+  },
+  {
+    method: 'post',
     path: '/v1/ai/process',
     summary: 'The unified endpoint: {tool, config}; each tool answers as its own endpoint',
     tag: 'unified',
@@ -165,6 +173,7 @@ const OPERATIONS: Operation[] = [
       youtube_stream: '{"title","author","length"}, then as url_stream; {"error"}',
       image_generation: 'as /v1/images/generate',
       image_refinement: 'as /v1/images/refine',
+      text_to_speech: '{"progress"} (0–100) per sentence, then {"status":"completed","audio","sample_rate"}; {"error"}',
     },
   },
   {

@@ -13,6 +13,7 @@ import {
   type RefineRequest,
 } from '../../shared/schemas/images.ts';
 import { ModelList, type LoadEvent, type ModelSummary } from '../../shared/schemas/models.ts';
+import { SpeechModels, type SpeechEvent, type SpeechRequest } from '../../shared/schemas/speech.ts';
 import { parseSSE, SSEEventTooLarge } from '../../shared/sse.ts';
 import { requireFinal } from '../../shared/stream-end.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
@@ -174,6 +175,37 @@ export class RemoteInference implements Inference {
       options,
       (event) => 'status' in event && event.status === 'completed',
     );
+  }
+
+  /** Text-to-speech on any runner that speaks (one without it answers 503 and the next is tried). */
+  speak(request: SpeechRequest, options: CallOptions = {}): Promise<AsyncIterable<SpeechEvent>> {
+    return this.#stream<SpeechEvent>(
+      '/_runner/v1/audio/speak',
+      { method: 'POST', body: request, signal: options.signal },
+      { runnerId: options.runnerId },
+      options,
+      (event) => 'status' in event && event.status === 'completed',
+    );
+  }
+
+  /** The union of what every reachable runner can speak and transcribe. */
+  async listSpeechModels(options: CallOptions = {}): Promise<SpeechModels> {
+    const runners = await this.pool.candidates();
+    if (runners.length === 0) throw noRunner();
+    const lists = await Promise.allSettled(
+      runners.map(async (runner) => {
+        const res = await this.pool.callRunner(runner, '/_runner/v1/audio/models', { signal: options.signal });
+        if (!res.ok) throw await runnerError(res);
+        return SpeechModels.parse(await res.json());
+      }),
+    );
+    const merged: SpeechModels = { models: { tts: {}, stt: {} } };
+    for (const list of lists) {
+      if (list.status !== 'fulfilled') continue;
+      Object.assign(merged.models.tts, list.value.models.tts);
+      Object.assign(merged.models.stt, list.value.models.stt);
+    }
+    return merged;
   }
 
   async #imageCall<T>(

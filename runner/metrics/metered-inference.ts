@@ -12,6 +12,7 @@ import type {
   OcrResult,
   RefineRequest,
 } from '../../shared/schemas/images.ts';
+import type { SpeechEvent, SpeechModels, SpeechRequest } from '../../shared/schemas/speech.ts';
 import type { LoadEvent, ModelSummary } from '../../shared/schemas/models.ts';
 import type { RunnerStatus } from '../../shared/schemas/runner.ts';
 import type { RunnerSample } from '../../shared/schemas/system-metrics.ts';
@@ -82,6 +83,14 @@ export class MeteredInference implements Inference {
 
   refineImage(request: RefineRequest, options?: CallOptions): Promise<AsyncIterable<ImageEvent>> {
     return this.inner.refineImage(request, options);
+  }
+
+  speak(request: SpeechRequest, options?: CallOptions): Promise<AsyncIterable<SpeechEvent>> {
+    return this.inner.speak(request, options);
+  }
+
+  listSpeechModels(options?: CallOptions): Promise<SpeechModels> {
+    return this.inner.listSpeechModels(options);
   }
 
   systemMetrics(options?: CallOptions): Promise<RunnerSample[]> {

@@ -105,6 +105,20 @@ export function inferenceContract(name: string, make: () => Promise<ContractSubj
 
     imageGenerationContract(() => subject);
 
+    it('speaks with espeak-ng: progress per sentence, a WAV, and a 400 naming an unknown language', async () => {
+      const events = [];
+      for await (const e of await subject.inference.speak({ text: 'Hello there. Goodbye.', language: 'en' }))
+        events.push(e);
+      expect(events.slice(0, -1)).toEqual([{ progress: 0 }, { progress: expect.any(Number) }, { progress: 100 }]);
+      expect(events.at(-1)).toMatchObject({ status: 'completed', sample_rate: 22050 });
+      await expect(subject.inference.speak({ text: 'x', language: 'zz' })).rejects.toMatchObject({
+        status: 400,
+        param: 'language',
+      });
+      const models = await subject.inference.listSpeechModels();
+      expect(models.models.tts['espeak-ng']?.languages).toContain('fr');
+    });
+
     it('loads a model with the document’s events, then lists it as loaded', async () => {
       const events = [];
       for await (const e of await subject.inference.loadModel('tiny-chat')) events.push(e);

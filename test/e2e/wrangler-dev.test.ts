@@ -258,6 +258,29 @@ describe('npm run dev (wrangler dev edge + runner)', () => {
     expect((await tooBig.json()).error.param).toBe('width');
   });
 
+  it('speaks through workerd on the runner (espeak-ng): the text_to_speech tool and OpenAI /v1/audio/speech', async () => {
+    const res = await fetch(`${edge}/v1/ai/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'text_to_speech', config: { text: 'Bonjour. Au revoir.' } }),
+    });
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((b) => b.startsWith('data: '))
+      .map((b) => JSON.parse(b.slice(6)) as Record<string, unknown>);
+    expect(events.slice(0, -1).map((e) => e.progress)).toEqual([0, expect.any(Number), 100]);
+    expect(events.at(-1)).toMatchObject({ status: 'completed', sample_rate: 22050 });
+    const speech = await fetch(`${edge}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'Hello.', voice: 'en-us' }),
+    });
+    expect(speech.headers.get('content-type')).toBe('audio/wav');
+    const wav = new Uint8Array(await speech.arrayBuffer());
+    expect(new TextDecoder().decode(wav.subarray(0, 4))).toBe('RIFF');
+    expect(wav.length).toBeGreaterThan(10_000);
+  });
+
   it('serves /monitor, /docs and their bundles from our own assets under wrangler dev, and /openapi.json', async () => {
     const page = await fetch(`${edge}/monitor`);
     expect(page.status).toBe(200);

@@ -15,6 +15,7 @@ import { LlmEngine } from '../../runner/llm/llm-engine.ts';
 import { sharedModelHost } from '../../runner/host/shared-host.ts';
 import { LocalInference } from '../../runner/local-inference.ts';
 import { ClipEngine } from '../../runner/vision/clip/clip-engine.ts';
+import { TtsEngine } from '../../runner/speech/tts-engine.ts';
 import { DiffusionEngine } from '../../runner/vision/diffusion/diffusion-engine.ts';
 import { OcrEngine } from '../../runner/vision/ocr/ocr-engine.ts';
 import type { DownloadsOptions } from '../../runner/models/downloader.ts';
@@ -44,7 +45,8 @@ export function localTestInference(
   const llm = new LlmEngine({ models: catalog.models, files: modelFiles(files), host, threads: 1, parallel: 2 });
   const [ocr, clip] = [new OcrEngine({ host, threads: 1 }), new ClipEngine({ host, threads: 1 })];
   const diffusion = new DiffusionEngine({ host, threads: 1 });
-  return new LocalInference({ catalog, runnerId, llm, ocr, clip, diffusion });
+  const tts = new TtsEngine({ modelsDir: files.modelsDir });
+  return new LocalInference({ catalog, runnerId, llm, ocr, clip, diffusion, tts });
 }
 
 /** A fresh migrated libSQL file in a temp folder. */
